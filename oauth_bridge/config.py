@@ -1,0 +1,264 @@
+"""The bridge's settings: one typed, immutable object, read once at start.
+
+Use :func:`load_settings` to read them from ``OAUTH_BRIDGE_*`` environment variables (Flask's
+``from_prefixed_env`` naming). A bad or missing setting raises :class:`ConfigError` whose message
+is one line naming the variable, so a misconfigured deployment fails at start, not on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from oauth_bridge.errors import ConfigError
+
+ENV_PREFIX = "OAUTH_BRIDGE_"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bridge needs to run; see the README's configuration table."""
+
+    looker_url: str
+    """Looker's UI host (serves ``/auth``), e.g. ``https://example.looker.com``."""
+    client_id: str
+    """The OAuth client app's ``client_guid`` registered in Looker."""
+    redirect_uri: str
+    """The bridge's ``/auth/callback`` URL exactly as registered in Looker."""
+    secret_key: str
+    token_keys: tuple[bytes, ...]
+    """Fernet keys: the first encrypts, all decrypt (rotation)."""
+    looker_api_url: str = ""
+    """Looker's API host (serves ``/api/token`` and ``/api/4.0``); defaults to ``looker_url``."""
+    redis_url: str | None = None
+    """Unset means the in-memory store, for the demo only."""
+    redis_key_prefix: str = "oauth_bridge:"
+    redis_socket_timeout: float = 2.0
+    cors_origins: tuple[str, ...] = ()
+    cookie_secure: bool = True
+    cookie_samesite: str = "Lax"
+    """``Lax`` (default) or ``None`` (then also ``Partitioned``, for iframes)."""
+    session_idle_timeout: int = 8 * 3600
+    session_max_age: int = 7 * 24 * 3600
+    pending_login_ttl: int = 600
+    max_pending_logins: int = 5
+    """Pending logins one browser may hold at once."""
+    refresh_margin: int = 30
+    """Refresh an access token this many seconds before it expires."""
+    refresh_lock_timeout: float = 15.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    upstream_connect_timeout: float = 5.0
+    upstream_read_timeout: float = 120.0
+    upstream_pool_size: int = 32
+    token_mediation: bool = False
+    """Enables ``GET /auth/token`` (hands the SPA a short-lived access token)."""
+    proxy_fix_hops: int = 0
+    """How many trusted proxies set ``X-Forwarded-*`` in front of the bridge (0: trust none)."""
+    rate_limit_login: str = "30 per minute"
+    rate_limit_enabled: bool = True
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.looker_api_url:
+            object.__setattr__(self, "looker_api_url", self.looker_url)
+
+    @property
+    def cookie_name(self) -> str:
+        """``__Host-`` cookies need Secure; plain-http development drops the prefix."""
+        return "__Host-looker_session" if self.cookie_secure else "looker_session"
+
+    @property
+    def login_cookie_name(self) -> str:
+        """The short-lived cookie that binds a pending login to the browser that started it."""
+        return "__Host-looker_login" if self.cookie_secure else "looker_login"
+
+    @property
+    def bridge_origin(self) -> str:
+        """The bridge's own origin, taken from the registered redirect URI."""
+        return origin_of(self.redirect_uri)
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute URL, lower-cased as browsers serialise origins."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def _absolute_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be an absolute http(s) URL, got {value!r}")
+    if parts.username or parts.password:
+        raise ConfigError(f"{ENV_PREFIX}{name} must not contain credentials")
+    return value.rstrip("/")
+
+
+def _origin(name: str, value: str) -> str:
+    url = _absolute_url(name, value)
+    parts = urlsplit(url)
+    if parts.path or parts.query or parts.fragment:
+        raise ConfigError(
+            f"{ENV_PREFIX}{name} entries must be bare origins like https://app.example.com, "
+            f"got {value!r}"
+        )
+    return origin_of(url)
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{ENV_PREFIX}{name} must be true or false, got {value!r}")
+
+
+def _positive_int(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be positive, got {number}")
+    return number
+
+
+def _non_negative_int(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"{ENV_PREFIX}{name} must not be negative, got {number}")
+    return number
+
+
+def _positive_float(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be a number, got {value!r}") from None
+    if not number > 0:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be positive, got {number}")
+    return number
+
+
+def parse_token_keys(value: str, name: str = "TOKEN_KEYS") -> tuple[bytes, ...]:
+    """Split and check a comma-separated Fernet key ring (32 bytes each, url-safe base64)."""
+    keys: list[bytes] = []
+    for position, raw in enumerate(value.split(","), start=1):
+        raw = raw.strip()
+        if not raw:
+            continue
+        try:
+            decoded = base64.urlsafe_b64decode(raw.encode("ascii"))
+        except (binascii.Error, UnicodeEncodeError):
+            decoded = b""
+        if len(decoded) != 32:
+            raise ConfigError(
+                f"{ENV_PREFIX}{name} key #{position} is not 32 bytes of url-safe base64 "
+                "(make one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')"
+            )
+        keys.append(raw.encode("ascii"))
+    if not keys:
+        raise ConfigError(f"{ENV_PREFIX}{name} must list at least one key")
+    return tuple(keys)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Read and validate settings; ``overrides`` (tests, the demo) win over the environment."""
+    env = os.environ if environ is None else environ
+
+    def get(name: str) -> str | None:
+        value = env.get(ENV_PREFIX + name)
+        return value.strip() if value is not None and value.strip() != "" else None
+
+    def required(name: str) -> str:
+        value = get(name)
+        if value is None:
+            raise ConfigError(f"{ENV_PREFIX}{name} is required but not set")
+        return value
+
+    values: dict[str, object] = {}
+    if "looker_url" not in overrides:
+        values["looker_url"] = _absolute_url("LOOKER_URL", required("LOOKER_URL"))
+    if (api := get("LOOKER_API_URL")) is not None:
+        values["looker_api_url"] = _absolute_url("LOOKER_API_URL", api)
+    if "client_id" not in overrides:
+        values["client_id"] = required("CLIENT_ID")
+    if "redirect_uri" not in overrides:
+        values["redirect_uri"] = _absolute_url("REDIRECT_URI", required("REDIRECT_URI"))
+    if "secret_key" not in overrides:
+        values["secret_key"] = required("SECRET_KEY")
+    if "token_keys" not in overrides:
+        values["token_keys"] = parse_token_keys(required("TOKEN_KEYS"))
+    if (redis_url := get("REDIS_URL")) is not None:
+        values["redis_url"] = redis_url
+    if (origins := get("CORS_ORIGINS")) is not None:
+        values["cors_origins"] = tuple(
+            _origin("CORS_ORIGINS", o.strip()) for o in origins.split(",") if o.strip()
+        )
+
+    readers = {
+        "REDIS_KEY_PREFIX": ("redis_key_prefix", lambda n, v: v),
+        "REDIS_SOCKET_TIMEOUT": ("redis_socket_timeout", _positive_float),
+        "COOKIE_SECURE": ("cookie_secure", _bool),
+        "COOKIE_SAMESITE": ("cookie_samesite", _samesite),
+        "SESSION_IDLE_TIMEOUT": ("session_idle_timeout", _positive_int),
+        "SESSION_MAX_AGE": ("session_max_age", _positive_int),
+        "PENDING_LOGIN_TTL": ("pending_login_ttl", _positive_int),
+        "MAX_PENDING_LOGINS": ("max_pending_logins", _positive_int),
+        "REFRESH_MARGIN": ("refresh_margin", _non_negative_int),
+        "REFRESH_LOCK_TIMEOUT": ("refresh_lock_timeout", _positive_float),
+        "MAX_BODY_BYTES": ("max_body_bytes", _positive_int),
+        "UPSTREAM_CONNECT_TIMEOUT": ("upstream_connect_timeout", _positive_float),
+        "UPSTREAM_READ_TIMEOUT": ("upstream_read_timeout", _positive_float),
+        "UPSTREAM_POOL_SIZE": ("upstream_pool_size", _positive_int),
+        "TOKEN_MEDIATION": ("token_mediation", _bool),
+        "PROXY_FIX_HOPS": ("proxy_fix_hops", _non_negative_int),
+        "RATE_LIMIT_LOGIN": ("rate_limit_login", lambda n, v: v),
+        "RATE_LIMIT_ENABLED": ("rate_limit_enabled", _bool),
+        "LOG_LEVEL": ("log_level", lambda n, v: v.upper()),
+    }
+    for env_name, (attr, reader) in readers.items():
+        if (raw := get(env_name)) is not None:
+            values[attr] = reader(env_name, raw)  # type: ignore[no-untyped-call]
+
+    values.update(overrides)
+    settings = Settings(**values)  # type: ignore[arg-type]
+    validate(settings)
+    return settings
+
+
+def _samesite(name: str, value: str) -> str:
+    normalized = value.strip().capitalize()
+    if normalized not in ("Lax", "Strict", "None"):
+        raise ConfigError(f"{ENV_PREFIX}{name} must be Lax, Strict or None, got {value!r}")
+    return normalized
+
+
+def validate(settings: Settings) -> None:
+    """Cross-setting rules that no single variable can check on its own."""
+    if len(settings.secret_key) < 16:
+        raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 16 characters")
+    if settings.cookie_samesite == "None" and not settings.cookie_secure:
+        raise ConfigError(f"{ENV_PREFIX}COOKIE_SAMESITE=None requires COOKIE_SECURE=true")
+    if settings.session_idle_timeout > settings.session_max_age:
+        raise ConfigError(
+            f"{ENV_PREFIX}SESSION_IDLE_TIMEOUT must not exceed {ENV_PREFIX}SESSION_MAX_AGE"
+        )
+    if settings.pending_login_ttl > 600:
+        raise ConfigError(f"{ENV_PREFIX}PENDING_LOGIN_TTL must be at most 600 seconds")
+    if not urlsplit(settings.redirect_uri).path.endswith("/auth/callback"):
+        raise ConfigError(f"{ENV_PREFIX}REDIRECT_URI must point at the bridge's /auth/callback")
+    if any(o == "null" or "*" in o for o in settings.cors_origins):
+        raise ConfigError(f"{ENV_PREFIX}CORS_ORIGINS must list exact origins, not * or null")

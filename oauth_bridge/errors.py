@@ -1,0 +1,177 @@
+"""One JSON error shape for everything the bridge refuses.
+
+Raise a :class:`BridgeError` subclass anywhere in a request; the handler registered by
+:func:`register_error_handlers` turns it into ``{"error": code, "message": sentence}`` with the
+right status (and any extra headers, such as ``Retry-After``). Tree::
+
+    OAuthBridgeError
+    ├── ConfigError                 bad settings; stops the app at start
+    └── BridgeError                 an HTTP answer to a request
+        ├── BadRequest (400)        ├── InvalidPath, InvalidReturnTo, InvalidLoginState
+        ├── NotAuthenticated (401)
+        ├── Forbidden (403)         ├── CsrfRejected, OriginRejected
+        ├── PayloadTooLarge (413)
+        ├── TooManyRequests (429)
+        ├── UpstreamError (502)     ├── UpstreamTimeout (504)
+        └── StoreUnavailable (503)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class OAuthBridgeError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(OAuthBridgeError):
+    """A setting is missing or invalid; the message names it in one line."""
+
+
+class BridgeError(OAuthBridgeError):
+    """An error answered to the browser as JSON."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    default_message: ClassVar[str] = "The bridge failed to handle this request."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.headers = headers or {}
+        self.extra = extra or {}
+        super().__init__(self.message)
+
+    def to_response(self) -> Response:
+        body: dict[str, Any] = {"error": self.code, "message": self.message, **self.extra}
+        response = jsonify(body)
+        response.status_code = self.status
+        for name, value in self.headers.items():
+            response.headers[name] = value
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+class BadRequest(BridgeError):
+    status = 400
+    code = "bad_request"
+    default_message = "The request is malformed."
+
+
+class InvalidPath(BadRequest):
+    code = "invalid_path"
+    default_message = "The API path is not allowed."
+
+
+class InvalidReturnTo(BadRequest):
+    code = "invalid_return_to"
+    default_message = "return_to must be a relative path or a URL on an allowed origin."
+
+
+class InvalidLoginState(BadRequest):
+    code = "invalid_state"
+    default_message = "This sign-in link is unknown, expired, already used or from another browser."
+
+
+class NotAuthenticated(BridgeError):
+    status = 401
+    code = "not_authenticated"
+    default_message = "Sign in with Looker first."
+
+
+class Forbidden(BridgeError):
+    status = 403
+    code = "forbidden"
+    default_message = "This request is not allowed."
+
+
+class CsrfRejected(Forbidden):
+    code = "csrf_header_missing"
+    default_message = "Requests must carry an X-Looker-AppId or X-Requested-With header."
+
+
+class OriginRejected(Forbidden):
+    code = "origin_not_allowed"
+    default_message = "Requests from this origin are not allowed."
+
+
+class NotFound(BridgeError):
+    status = 404
+    code = "not_found"
+    default_message = "There is nothing at this address."
+
+
+class PayloadTooLarge(BridgeError):
+    status = 413
+    code = "payload_too_large"
+    default_message = "The request body is larger than the bridge accepts."
+
+
+class TooManyRequests(BridgeError):
+    status = 429
+    code = "too_many_requests"
+    default_message = "Too many requests; try again later."
+
+
+class UpstreamError(BridgeError):
+    status = 502
+    code = "looker_unavailable"
+    default_message = "Looker could not be reached or answered something unusable."
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "looker_timeout"
+    default_message = "Looker did not answer in time."
+
+
+class StoreUnavailable(BridgeError):
+    status = 503
+    code = "session_store_unavailable"
+    default_message = "The session store is unavailable; try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+def json_error(status: int, code: str, message: str) -> Response:
+    """A one-off JSON error answer in the contract's shape."""
+    response = jsonify({"error": code, "message": message})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error as JSON, including Werkzeug's own 404/405/413."""
+
+    @app.errorhandler(BridgeError)
+    def _bridge_error(error: BridgeError) -> Response:
+        return error.to_response()
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        code = (error.name or "error").lower().replace(" ", "_").replace("'", "")
+        if error.code == 413:
+            return PayloadTooLarge().to_response()
+        response = json_error(error.code or 500, code, error.description or code)
+        if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error", exc_info=error)
+        return BridgeError().to_response()

@@ -1,0 +1,24 @@
+"""oauth_bridge: call the Looker API from a single-page app as the signed-in user.
+
+The browser holds only an opaque session cookie; the bridge keeps each user's Looker tokens
+server-side, encrypted, and forwards ``/api/4.0/...`` calls with them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__all__ = ["create_app"]
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from oauth_bridge.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the bridge app (see :mod:`oauth_bridge.factory`)."""
+    from oauth_bridge.factory import create_app as factory
+
+    return factory(settings)

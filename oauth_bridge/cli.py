@@ -1,0 +1,140 @@
+"""The ``oauth-bridge`` command: demo, emulator, register-client, serve.
+
+Each subcommand imports what it needs only when it runs, so ``oauth-bridge --help`` is instant
+and the emulator does not load the bridge (or looker-sdk) at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from oauth_bridge.errors import ConfigError
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from oauth_bridge.demo import run_demo
+
+    run_demo(
+        bridge_port=args.port,
+        spa_port=args.spa_port,
+        emulator_port=args.emulator_port,
+        emulator_api_port=args.emulator_api_port,
+        token_ttl=args.token_ttl,
+    )
+    return 0
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from oauth_bridge.emulator import EmulatorConfig, serve_forever
+
+    config = EmulatorConfig(
+        token_ttl=args.token_ttl,
+        refresh_rotation=not args.no_refresh_rotation,
+        cors_origins=tuple(args.cors_origin or ()),
+    )
+    api_port = args.api_port if args.api_port is not None else args.port + 1
+    serve_forever(config, args.host, args.port, api_port)
+    return 0
+
+
+def _register_client(args: argparse.Namespace) -> int:
+    from oauth_bridge.looker import register_client
+
+    missing = [
+        name
+        for name in ("LOOKERSDK_BASE_URL", "LOOKERSDK_CLIENT_ID", "LOOKERSDK_CLIENT_SECRET")
+        if not os.environ.get(name)
+    ]
+    if missing:
+        print(f"error: set {', '.join(missing)} (Looker API3 admin credentials)", file=sys.stderr)
+        return 2
+    verify = os.environ.get("LOOKERSDK_VERIFY_SSL", "true").lower() not in ("0", "false", "no")
+    try:
+        guid = register_client(
+            base_url=os.environ["LOOKERSDK_BASE_URL"],
+            client_id=os.environ["LOOKERSDK_CLIENT_ID"],
+            client_secret=os.environ["LOOKERSDK_CLIENT_SECRET"],
+            redirect_uri=args.redirect_uri,
+            client_guid=args.client_id,
+            verify_ssl=verify,
+        )
+    except Exception as exc:  # the SDK raises many kinds; say which, never the secret
+        message = str(exc).replace(os.environ["LOOKERSDK_CLIENT_SECRET"], "***")
+        print(f"error: registration failed: {type(exc).__name__}: {message}", file=sys.stderr)
+        return 1
+    print(guid)
+    print(f"Set OAUTH_BRIDGE_CLIENT_ID={guid} for the bridge.", file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from oauth_bridge.factory import create_app
+
+    app = create_app()
+    app.run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oauth-bridge",
+        description="Call the Looker API from a single-page app as the signed-in user.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run emulator + bridge + demo SPA on localhost")
+    demo.add_argument("--port", type=int, default=8080, help="bridge port (default 8080)")
+    demo.add_argument("--spa-port", type=int, default=8081, help="SPA port (default 8081)")
+    demo.add_argument("--emulator-port", type=int, default=9000, help="Looker UI host port")
+    demo.add_argument("--emulator-api-port", type=int, default=9001, help="Looker API host port")
+    demo.add_argument("--token-ttl", type=int, default=3600, help="Looker token lifetime (s)")
+    demo.set_defaults(handler=_demo)
+
+    emulator = commands.add_parser("emulator", help="run the Looker emulator")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=9000, help="UI host port (serves /auth)")
+    emulator.add_argument(
+        "--api-port", type=int, default=None, help="API host port (default: --port + 1)"
+    )
+    emulator.add_argument("--token-ttl", type=int, default=3600, metavar="SECONDS")
+    emulator.add_argument(
+        "--no-refresh-rotation", action="store_true", help="keep refresh tokens on refresh"
+    )
+    emulator.add_argument(
+        "--cors-origin", action="append", metavar="ORIGIN", help="embed allowlist entry"
+    )
+    emulator.set_defaults(handler=_emulator)
+
+    register = commands.add_parser(
+        "register-client",
+        help="register the bridge as a Looker OAuth client app (LOOKERSDK_* credentials)",
+    )
+    register.add_argument("--redirect-uri", required=True, help="the bridge's /auth/callback URL")
+    register.add_argument("--client-id", default=None, metavar="GUID", help="client_guid to use")
+    register.set_defaults(handler=_register_client)
+
+    serve = commands.add_parser("serve", help="development server (production: gunicorn app:app)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

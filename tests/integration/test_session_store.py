@@ -1,0 +1,650 @@
+"""The session store against a real Redis, and the memory store held to the same behaviour."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import redis
+from cryptography.fernet import Fernet
+
+from oauth_bridge.config import load_settings
+from oauth_bridge.crypto import TokenCipher
+from oauth_bridge.errors import StoreUnavailable, TooManyRequests
+from oauth_bridge.sessions import (
+    MemorySessionStore,
+    PendingLogin,
+    RedisSessionStore,
+    SessionStore,
+    TokenSet,
+    UserInfo,
+    build_store,
+)
+from tests.fixtures.redis_fixtures import RedisServer
+
+KEY_A = Fernet.generate_key()
+KEY_B = Fernet.generate_key()
+
+ANALYST = UserInfo(id="2", display_name="Analyst Example", email="analyst@example.com")
+VIEWER = UserInfo(id="3", display_name="Viewer Example", email="viewer@example.com")
+
+
+def realistic_tokens() -> TokenSet:
+    """44-character tokens, like the ones the tests of the full flow see."""
+    return TokenSet(
+        access_token=secrets.token_urlsafe(33),
+        refresh_token=secrets.token_urlsafe(33),
+        expires_at=time.time() + 3600,
+    )
+
+
+class Clock:
+    """Real time plus an offset a test may move forward (absolute lifetime checks)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@dataclass
+class StoreFactory:
+    """Makes stores of one kind; stores made by one factory share their data, as Redis does."""
+
+    kind: str
+    redis_url: str
+    prefix: str
+    clock: Clock = field(default_factory=Clock)
+    clients: list[redis.Redis] = field(default_factory=list)
+    memory: MemorySessionStore | None = None
+
+    def __call__(
+        self, keys: tuple[bytes, ...] = (KEY_A,), *, idle: int = 3600, max_age: int = 86400
+    ) -> Any:
+        cipher = TokenCipher(keys)
+        if self.kind == "redis":
+            client = redis.Redis.from_url(self.redis_url)
+            self.clients.append(client)
+            return RedisSessionStore(
+                client,
+                cipher,
+                prefix=self.prefix,
+                idle_timeout=idle,
+                max_age=max_age,
+                clock=self.clock,
+            )
+        store = MemorySessionStore(cipher, idle_timeout=idle, max_age=max_age, clock=self.clock)
+        if self.memory is not None:  # share the "server" with the stores made before
+            for name in ("_sessions", "_users", "_pending", "_locks", "_mutex"):
+                setattr(store, name, getattr(self.memory, name))
+        self.memory = store
+        return store
+
+    def advance(self, seconds: float) -> None:
+        """Let time pass: Redis expires keys by its own clock, the memory store by ours."""
+        if self.kind == "redis":
+            time.sleep(seconds)
+        else:
+            self.clock.offset += seconds
+
+    def dump(self) -> bytes:
+        """Every byte the store holds: key names and values."""
+        if self.kind == "redis":
+            client = redis.Redis.from_url(self.redis_url)
+            parts: list[bytes] = []
+            for key in client.scan_iter(match=self.prefix + "*"):
+                parts.append(key)
+                kind = client.type(key)
+                if kind == b"string":
+                    parts.append(client.get(key) or b"")
+                elif kind == b"zset":
+                    parts.extend(client.zrange(key, 0, -1))
+                else:  # pragma: no cover - the store makes no other kind
+                    pytest.fail(f"unexpected key type {kind!r}")
+            client.close()
+            return b"\n".join(parts)
+        assert self.memory is not None
+        state = (self.memory._sessions, self.memory._users, self.memory._pending)
+        return repr(state).encode()
+
+
+@pytest.fixture(params=["redis", "memory"])
+def make_store(
+    request: pytest.FixtureRequest, redis_prefix: str, redis_url: str
+) -> Iterator[StoreFactory]:
+    factory = StoreFactory(request.param, redis_url, redis_prefix)
+    yield factory
+    for client in factory.clients:
+        client.close()
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> SessionStore:
+    store: SessionStore = make_store()
+    return store
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+def test_round_trip(store: SessionStore) -> None:
+    tokens = realistic_tokens()
+    cookie, record = store.create(ANALYST, tokens)
+    session_id, _, secret = cookie.partition(".")
+    assert session_id == record.session_id
+    assert len(base64.urlsafe_b64decode(session_id + "=")) == 32
+    assert len(base64.urlsafe_b64decode(secret + "=")) == 32
+    assert record.version == 1
+    assert abs(record.created_at - time.time()) < 60
+
+    loaded = store.load(cookie)
+    assert loaded == record
+    assert loaded.user == ANALYST
+    assert loaded.tokens == tokens
+
+
+def test_each_session_gets_a_new_id_and_secret(store: SessionStore) -> None:
+    cookies = [store.create(ANALYST, realistic_tokens())[0] for _ in range(20)]
+    ids = {c.split(".")[0] for c in cookies}
+    secrets_ = {c.split(".")[1] for c in cookies}
+    assert len(ids) == 20 and len(secrets_) == 20
+
+
+def test_refresh_token_may_be_absent(store: SessionStore) -> None:
+    cookie, _ = store.create(VIEWER, TokenSet("a" * 44, None, 123.5))
+    loaded = store.load(cookie)
+    assert loaded is not None
+    assert loaded.tokens == TokenSet("a" * 44, None, 123.5)
+
+
+def _swap_secret(cookie: str, other: str) -> str:
+    return cookie.split(".")[0] + "." + other.split(".")[1]
+
+
+def _flip_last(text: str) -> str:
+    return text[:-1] + ("A" if text[-1] != "A" else "B")
+
+
+HOSTILE: list[Callable[[str, str], str]] = [
+    lambda c, o: "",
+    lambda c, o: ".",
+    lambda c, o: "..",
+    lambda c, o: "a.b",
+    lambda c, o: c.split(".")[0],
+    lambda c, o: c.split(".")[0] + ".",
+    lambda c, o: "." + c.split(".")[1],
+    lambda c, o: c + ".",
+    lambda c, o: c + "." + c.split(".")[1],
+    lambda c, o: c + "=",
+    lambda c, o: " " + c,
+    lambda c, o: c[:-1],
+    lambda c, o: c + "A",
+    lambda c, o: c.upper(),
+    lambda c, o: c.replace(".", ":"),
+    lambda c, o: c.replace(".", ".."),
+    lambda c, o: c.split(".")[1] + "." + c.split(".")[0],  # parts swapped
+    lambda c, o: _flip_last(c),  # tampered secret
+    lambda c, o: _flip_last(c.split(".")[0]) + "." + c.split(".")[1],  # tampered id
+    lambda c, o: _swap_secret(c, o),  # this id, another session's secret
+    lambda c, o: _swap_secret(o, c),  # another id, this session's secret
+    lambda c, o: c.split(".")[0] + "." + "A" * 43,
+    lambda c, o: c.split(".")[0] + "." + c.split(".")[1][:-1] + "B",  # non-canonical base64 end
+    lambda c, o: c.replace("-", "+").replace("_", "/"),
+    lambda c, o: c.split(".")[0] + ".\x00" + c.split(".")[1][1:],
+    lambda c, o: c.split(".")[0] + "." + "é" * 43,
+    lambda c, o: "\ud800" * 87,
+    lambda c, o: "*" * 87,
+    lambda c, o: "../" * 29,
+    lambda c, o: "x" * 100_000,
+    lambda c, o: c.split(".")[0] + ".%00" + c.split(".")[1][3:],
+    lambda c, o: "v2." + c,
+    lambda c, o: "' OR 1=1 --",
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=[f"hostile{i}" for i in range(len(HOSTILE))])
+def test_hostile_cookie_values_find_nothing_and_harm_nothing(
+    store: SessionStore, hostile: Callable[[str, str], str]
+) -> None:
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    other, _ = store.create(VIEWER, realistic_tokens())
+    value = hostile(cookie, other)
+    assert value not in (cookie, other)
+
+    assert store.load(value) is None
+    assert store.save_tokens(value, realistic_tokens()) is None
+    assert store.delete(value) is None
+
+    assert store.load(cookie) == record  # the real session is untouched
+    assert store.load(other) is not None
+
+
+def test_non_string_cookie_is_refused(store: SessionStore) -> None:
+    for value in (None, b"abc.def", 42):
+        assert store.load(value) is None  # type: ignore[arg-type]
+
+
+def test_store_holds_no_token_email_name_or_secret(make_store: StoreFactory) -> None:
+    store = make_store()
+    secrets_seen: list[bytes] = []
+    for user in (ANALYST, VIEWER, ANALYST):
+        tokens = realistic_tokens()
+        cookie, _ = store.create(user, tokens)
+        secret_text = cookie.split(".")[1]
+        secrets_seen += [
+            tokens.access_token.encode(),
+            tokens.refresh_token.encode(),  # type: ignore[union-attr]
+            cookie.encode(),
+            secret_text.encode(),
+            base64.urlsafe_b64decode(secret_text + "="),
+        ]
+    store.put_pending(
+        "binding-" + "b" * 35,
+        PendingLogin("state-" + "s" * 30, "verifier-" + "v" * 40, "/app/secret-page", time.time()),
+        ttl=60,
+        max_per_browser=5,
+    )
+    secrets_seen += [b"b" * 35, b"v" * 40, b"secret-page", b"s" * 30]
+
+    dump = make_store.dump()
+    assert len(dump) > 500  # the scan really saw the sessions
+    for needle in secrets_seen + [
+        b"analyst@example.com",
+        b"viewer@example.com",
+        b"Analyst Example",
+        b"Viewer Example",
+        KEY_A,
+    ]:
+        assert needle not in dump, needle
+
+
+def test_redis_memory_per_session_is_small(
+    redis_client: redis.Redis, redis_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = RedisSessionStore(
+        redis_client, TokenCipher([KEY_A]), prefix=redis_prefix, idle_timeout=3600, max_age=86400
+    )
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    usage = redis_client.memory_usage(f"{redis_prefix}s:{record.session_id}")
+    value_bytes = len(redis_client.get(f"{redis_prefix}s:{record.session_id}") or b"")
+    with capsys.disabled():
+        print(f"\nsession key: MEMORY USAGE {usage} bytes, value {value_bytes} bytes")
+    assert usage is not None and usage < 2048
+    assert store.load(cookie) == record
+
+
+def test_load_is_one_round_trip(
+    redis_client: redis.Redis, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisSessionStore(
+        redis_client, TokenCipher([KEY_A]), prefix=redis_prefix, idle_timeout=3600, max_age=86400
+    )
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    store.load(cookie)  # the script is loaded into Redis now
+    commands: list[tuple[Any, ...]] = []
+    original = redis_client.execute_command
+
+    def counting(*args: Any, **options: Any) -> Any:
+        commands.append(args)
+        return original(*args, **options)
+
+    monkeypatch.setattr(redis_client, "execute_command", counting)
+    assert store.load(cookie) == record
+    assert [c[0] for c in commands] == ["EVALSHA"]
+
+
+def test_wrong_secret_does_not_slide_into_a_delete(store: SessionStore) -> None:
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    forged = (
+        cookie.split(".")[0]
+        + "."
+        + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    )
+    assert store.load(forged) is None
+    assert store.delete(forged) is None
+    assert store.load(cookie) == record
+
+
+def test_save_tokens_rewrites_and_counts_versions(store: SessionStore) -> None:
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    fresh = realistic_tokens()
+    saved = store.save_tokens(cookie, fresh)
+    assert saved is not None
+    assert saved.version == 2
+    assert saved.tokens == fresh
+    assert saved.created_at == record.created_at
+    assert saved.user == ANALYST
+    assert store.load(cookie) == saved
+    again = store.save_tokens(cookie, realistic_tokens())
+    assert again is not None and again.version == 3
+
+
+def test_delete_returns_the_record_and_never_resurrects(store: SessionStore) -> None:
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    assert store.delete(cookie) == record
+    assert store.delete(cookie) is None
+    assert store.save_tokens(cookie, realistic_tokens()) is None
+    assert store.load(cookie) is None
+    assert store.user_session_ids(ANALYST.id) == []
+
+
+def test_redis_save_keeps_expiry_and_does_not_resurrect(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    store = RedisSessionStore(
+        redis_client, TokenCipher([KEY_A]), prefix=redis_prefix, idle_timeout=600, max_age=86400
+    )
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    key = f"{redis_prefix}s:{record.session_id}"
+    assert 0 < redis_client.pttl(key) <= 600_000
+    assert store.save_tokens(cookie, realistic_tokens()) is not None
+    assert 0 < redis_client.pttl(key) <= 600_000
+    store.delete_by_id(record.session_id)
+    assert store.save_tokens(cookie, realistic_tokens()) is None
+    assert redis_client.exists(key) == 0
+
+
+# --- rotation -------------------------------------------------------------------------------
+
+
+def test_rotation_keeps_sessions_and_new_writes_use_the_new_key(make_store: StoreFactory) -> None:
+    old = make_store((KEY_A,))
+    cookie, record = old.create(ANALYST, realistic_tokens())
+
+    without_a = make_store((KEY_B,))
+    assert without_a.load(cookie) is None  # a ring that lost A cannot open it
+
+    rotated = make_store((KEY_B, KEY_A))
+    fresh = realistic_tokens()
+    saved = rotated.save_tokens(cookie, fresh)
+    assert saved is not None and saved.tokens == fresh
+
+    assert make_store((KEY_B,)).load(cookie) == saved  # written under B
+    assert make_store((KEY_A,)).load(cookie) is None  # ... and no longer under A
+
+
+def test_load_reseals_sessions_still_under_an_old_key(make_store: StoreFactory) -> None:
+    cookie, record = make_store((KEY_A,)).create(VIEWER, realistic_tokens())
+    assert make_store((KEY_B, KEY_A)).load(cookie) == record
+    assert make_store((KEY_B,)).load(cookie) == record  # re-sealed under B by that load
+
+
+# --- expiry ---------------------------------------------------------------------------------
+
+
+def test_idle_timeout_slides_with_each_load(make_store: StoreFactory) -> None:
+    store = make_store(idle=2, max_age=3600)
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    make_store.advance(1.2)
+    assert store.load(cookie) == record
+    make_store.advance(1.2)  # 2.4 s after creation, 1.2 s after the last use
+    assert store.load(cookie) == record
+    make_store.advance(2.6)
+    assert store.load(cookie) is None
+    assert store.user_session_ids(ANALYST.id) == []
+
+
+def test_absolute_lifetime_ends_even_an_active_session(make_store: StoreFactory) -> None:
+    store = make_store(idle=100, max_age=100)  # the memory store's idle clock moves too
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    make_store.clock.offset = 95
+    assert store.load(cookie) == record
+    make_store.clock.offset = 101
+    assert store.load(cookie) is None
+    make_store.clock.offset = 0
+    assert store.load(cookie) is None  # deleted, not merely refused
+    assert store.delete(cookie) is None
+
+
+def test_redis_idle_expiry_never_extends_past_the_absolute_lifetime(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    clock = Clock()
+    store = RedisSessionStore(
+        redis_client,
+        TokenCipher([KEY_A]),
+        prefix=redis_prefix,
+        idle_timeout=60,
+        max_age=100,
+        clock=clock,
+    )
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    clock.offset = 95
+    assert store.load(cookie) == record
+    assert 0 < redis_client.pttl(f"{redis_prefix}s:{record.session_id}") <= 5_000
+
+
+# --- per-user index -------------------------------------------------------------------------
+
+
+def test_user_index_lists_prunes_and_ends_all(store: SessionStore) -> None:
+    c1, r1 = store.create(ANALYST, realistic_tokens())
+    c2, r2 = store.create(ANALYST, realistic_tokens())
+    c3, r3 = store.create(ANALYST, realistic_tokens())
+    v1, _ = store.create(VIEWER, realistic_tokens())
+    assert set(store.user_session_ids(ANALYST.id)) == {r1.session_id, r2.session_id, r3.session_id}
+
+    store.delete(c1)
+    store.delete_by_id(r2.session_id)
+    assert store.user_session_ids(ANALYST.id) == [r3.session_id]
+
+    c4, r4 = store.create(ANALYST, realistic_tokens())
+    assert store.delete_user_sessions(ANALYST.id) == 2
+    assert store.load(c3) is None and store.load(c4) is None
+    assert store.user_session_ids(ANALYST.id) == []
+    assert store.delete_user_sessions(ANALYST.id) == 0
+    assert store.load(v1) is not None  # another user's session is untouched
+
+
+# --- refresh lock ---------------------------------------------------------------------------
+
+
+def test_refresh_lock_excludes_a_second_holder(make_store: StoreFactory) -> None:
+    first = make_store()
+    second = make_store()  # another process's store on the same Redis (or the same memory)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with first.refresh_lock("session-1", timeout=5) as acquired:
+            assert acquired
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with second.refresh_lock("session-1", timeout=0.3) as acquired:
+            assert acquired is False
+        with second.refresh_lock("session-2", timeout=0.3) as acquired:
+            assert acquired is True  # other sessions are not blocked
+    finally:
+        release.set()
+        holder.join(10)
+    with second.refresh_lock("session-1", timeout=5) as acquired:
+        assert acquired is True
+
+
+def test_refresh_lock_waiter_gets_it_when_released(make_store: StoreFactory) -> None:
+    first, second = make_store(), make_store()
+    order: list[str] = []
+    holding = threading.Event()
+
+    def hold() -> None:
+        with first.refresh_lock("s", timeout=5) as acquired:
+            assert acquired
+            holding.set()
+            time.sleep(0.3)
+            order.append("first done")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    with second.refresh_lock("s", timeout=10) as acquired:
+        order.append("second in")
+        assert acquired
+    holder.join(10)
+    assert order == ["first done", "second in"]
+
+
+# --- pending logins -------------------------------------------------------------------------
+
+
+def _pending(state: str = "state-123") -> PendingLogin:
+    return PendingLogin(state, "v" * 64, "/dashboards/1?x=1", round(time.time(), 3))
+
+
+def test_pending_login_is_single_use(store: SessionStore) -> None:
+    login = _pending()
+    store.put_pending("browser-a", login, ttl=60, max_per_browser=5)
+    assert store.take_pending("browser-a", "state-123") == login
+    assert store.take_pending("browser-a", "state-123") is None
+
+
+def test_pending_login_is_bound_to_its_browser(store: SessionStore) -> None:
+    login = _pending()
+    store.put_pending("browser-a", login, ttl=60, max_per_browser=5)
+    assert store.take_pending("browser-b", "state-123") is None
+    assert store.take_pending("browser-a", "other-state") is None
+    assert store.take_pending("browser-a", "state-123") == login  # not consumed by those
+
+
+@pytest.mark.parametrize(
+    ("binding", "state"),
+    [
+        ("", "state-123"),
+        ("browser-a", ""),
+        ("x" * 5000, "state-123"),
+        ("browser-a", "s" * 5000),
+        ("\ud800", "state-123"),
+        ("browser-a", "state-123\x00"),
+    ],
+)
+def test_take_pending_with_junk_finds_nothing(
+    store: SessionStore, binding: str, state: str
+) -> None:
+    login = _pending()
+    store.put_pending("browser-a", login, ttl=60, max_per_browser=5)
+    assert store.take_pending(binding, state) is None
+    assert store.take_pending("browser-a", "state-123") == login
+
+
+def test_pending_login_expires(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.put_pending("browser-a", _pending(), ttl=1, max_per_browser=5)
+    make_store.advance(1.5)
+    assert store.take_pending("browser-a", "state-123") is None
+
+
+def test_pending_logins_per_browser_are_limited(store: SessionStore) -> None:
+    for n in range(3):
+        store.put_pending("browser-a", _pending(f"state-{n}"), ttl=60, max_per_browser=3)
+    with pytest.raises(TooManyRequests):
+        store.put_pending("browser-a", _pending("state-3"), ttl=60, max_per_browser=3)
+    store.put_pending("browser-b", _pending("state-3"), ttl=60, max_per_browser=3)
+
+    assert store.take_pending("browser-a", "state-0") is not None
+    store.put_pending("browser-a", _pending("state-4"), ttl=60, max_per_browser=3)
+    assert store.take_pending("browser-a", "state-4") is not None
+
+
+def test_expired_pending_logins_free_their_slot(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.put_pending("browser-a", _pending("state-0"), ttl=1, max_per_browser=1)
+    with pytest.raises(TooManyRequests):
+        store.put_pending("browser-a", _pending("state-1"), ttl=1, max_per_browser=1)
+    make_store.advance(1.5)
+    store.put_pending("browser-a", _pending("state-2"), ttl=60, max_per_browser=1)
+    assert store.take_pending("browser-a", "state-2") is not None
+
+
+# --- outages and construction ---------------------------------------------------------------
+
+
+def _settings(**overrides: Any) -> Any:
+    return load_settings(
+        {},
+        looker_url="http://127.0.0.1:9",
+        client_id="bridge",
+        redirect_uri="http://localhost:9/auth/callback",
+        secret_key="s" * 32,
+        token_keys=(KEY_A,),
+        **overrides,
+    )
+
+
+def test_redis_outage_is_503_and_the_same_store_recovers(private_redis: RedisServer) -> None:
+    store = build_store(_settings(redis_url=private_redis.url, redis_socket_timeout=1.0))
+    try:
+        cookie, record = store.create(ANALYST, realistic_tokens())
+        assert store.load(cookie) == record
+        store.put_pending("browser-a", _pending(), ttl=60, max_per_browser=5)
+
+        private_redis.stop()
+        calls: list[Callable[[], object]] = [
+            store.ping,
+            lambda: store.load(cookie),
+            lambda: store.create(ANALYST, realistic_tokens()),
+            lambda: store.save_tokens(cookie, realistic_tokens()),
+            lambda: store.delete(cookie),
+            lambda: store.delete_by_id(record.session_id),
+            lambda: store.user_session_ids(ANALYST.id),
+            lambda: store.delete_user_sessions(ANALYST.id),
+            lambda: store.put_pending("browser-a", _pending("s2"), ttl=60, max_per_browser=5),
+            lambda: store.take_pending("browser-a", "state-123"),
+            lambda: store.refresh_lock(record.session_id, 1).__enter__(),
+        ]
+        for call in calls:
+            with pytest.raises(StoreUnavailable) as caught:
+                call()
+            assert caught.value.status == 503
+            assert caught.value.headers["Retry-After"].isdigit()
+
+        private_redis.start()  # same port, empty data (no persistence)
+        store.ping()
+        assert store.load(cookie) is None
+        cookie2, record2 = store.create(VIEWER, realistic_tokens())
+        assert store.load(cookie2) == record2
+        assert store.user_session_ids(VIEWER.id) == [record2.session_id]
+    finally:
+        store.close()
+
+
+def test_build_store_without_redis_warns_and_works(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="oauth_bridge.sessions"):
+        store = build_store(_settings())
+    assert isinstance(store, MemorySessionStore)
+    assert any("demo only" in r.getMessage() for r in caplog.records)
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    assert store.load(cookie) == record
+    store.close()
+
+
+def test_build_store_with_redis_uses_the_prefix(redis_url: str, redis_prefix: str) -> None:
+    store = build_store(_settings(redis_url=redis_url, redis_key_prefix=redis_prefix))
+    try:
+        assert isinstance(store, RedisSessionStore)
+        store.ping()
+        _, record = store.create(ANALYST, realistic_tokens())
+        client = redis.Redis.from_url(redis_url)
+        assert client.exists(f"{redis_prefix}s:{record.session_id}") == 1
+        assert client.exists(f"{redis_prefix}u:{ANALYST.id}") == 1
+        client.close()
+    finally:
+        store.close()
+
+
+def test_redis_store_refuses_a_decoding_client(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    with pytest.raises(ValueError):
+        RedisSessionStore(client, TokenCipher([KEY_A]), prefix="x:", idle_timeout=1, max_age=2)
+    client.close()

@@ -18,7 +18,7 @@ from looker_sdk.rtl import api_settings
 log = logging.getLogger(__name__)
 
 
-class ExplicitApiSettings(api_settings.ApiSettings):  # type: ignore[misc]
+class ExplicitApiSettings(api_settings.ApiSettings):
     """looker-sdk settings given in code rather than read from a file or the environment."""
 
     def __init__(

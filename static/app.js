@@ -1,0 +1,349 @@
+// The demo SPA: signs in through oauth_bridge and calls the Looker API as the signed-in user.
+//
+// Everything goes to the bridge with `credentials: "include"`, so the bridge's HttpOnly session
+// cookie travels and this code never sees a token. Calls that need the CSRF rule carry the
+// non-simple `X-Looker-AppId` header (as the official Looker browser SDK does). Everything the
+// bridge or Looker returns is treated as untrusted text: it is only ever set with textContent.
+
+import { BRIDGE_URL } from "./config.js";
+
+const APP_ID = "oauth-bridge-demo";
+const RESULT_LIMIT = 100;
+const LIST_FIELDS = "id,title,description";
+
+/** An answer from the bridge that was not a success, in the bridge's JSON error shape. */
+class BridgeError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = "BridgeError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const $ = (id) => {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`missing #${id}`);
+  return element;
+};
+
+const view = {
+  account: $("account"),
+  userName: $("user-name"),
+  userEmail: $("user-email"),
+  signOut: $("sign-out"),
+  status: $("status"),
+  error: $("error"),
+  signedOut: $("signed-out"),
+  signedOutTitle: $("signed-out-title"),
+  signedOutText: $("signed-out-text"),
+  signIn: $("sign-in"),
+  expired: $("expired"),
+  expiredTitle: $("expired-title"),
+  signInAgain: $("sign-in-again"),
+  content: $("content"),
+  looks: $("looks"),
+  looksCount: $("looks-count"),
+  dashboards: $("dashboards"),
+  dashboardsCount: $("dashboards-count"),
+  result: $("result"),
+  resultTitle: $("result-title"),
+  resultSummary: $("result-summary"),
+  resultCaption: $("result-caption"),
+  resultTable: $("result-table"),
+  bridgeUrl: $("bridge-url"),
+};
+
+let runCounter = 0;
+
+async function readJson(response) {
+  const type = response.headers.get("Content-Type") || "";
+  if (!type.includes("json")) return null;
+  try {
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Calls the bridge. `csrf` adds the non-simple header the bridge requires on /api/ calls and
+ * on sign-out; plain GETs of /auth/session stay "simple" requests and need no preflight.
+ */
+async function callBridge(path, { method = "GET", csrf = true } = {}) {
+  const headers = { Accept: "application/json" };
+  if (csrf) headers["X-Looker-AppId"] = APP_ID;
+  let response;
+  try {
+    response = await fetch(`${BRIDGE_URL}${path}`, {
+      method,
+      headers,
+      credentials: "include",
+      cache: "no-store",
+      redirect: "error",
+    });
+  } catch {
+    throw new BridgeError(0, "network_error", "The bridge could not be reached. Is it running?");
+  }
+  if (response.status === 204) return null;
+  const body = await readJson(response);
+  if (!response.ok) {
+    const code = (body && body.error) || "http_error";
+    const message = (body && body.message) || `The bridge answered ${response.status}.`;
+    throw new BridgeError(response.status, code, message);
+  }
+  return body;
+}
+
+function loginUrl() {
+  // Come back to this page, without any query (such as a previous auth_error).
+  const returnTo = `${window.location.origin}${window.location.pathname}`;
+  return `${BRIDGE_URL}/auth/login?return_to=${encodeURIComponent(returnTo)}`;
+}
+
+function setStatus(text) {
+  view.status.textContent = text;
+}
+
+function showError(text) {
+  view.error.textContent = text;
+  view.error.hidden = false;
+}
+
+function clearError() {
+  view.error.textContent = "";
+  view.error.hidden = true;
+}
+
+function showOnly(section) {
+  for (const candidate of [view.signedOut, view.expired, view.content]) {
+    candidate.hidden = candidate !== section;
+  }
+  view.account.hidden = section !== view.content;
+}
+
+function showSignedOut(title, text) {
+  view.signedOutTitle.textContent = title;
+  if (text) view.signedOutText.textContent = text;
+  showOnly(view.signedOut);
+}
+
+function showExpired() {
+  runCounter += 1; // drop any result still on its way
+  clearError();
+  setStatus("Your session has expired. Sign in again to continue.");
+  showOnly(view.expired);
+  view.expiredTitle.focus();
+}
+
+/** One handler for failures of signed-in calls: a 401 means the session is over. */
+function handleFailure(error, doing) {
+  if (error instanceof BridgeError && error.status === 401) {
+    showExpired();
+    return;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  showError(`Could not ${doing}: ${message}`);
+  setStatus("");
+}
+
+function byTitle(a, b) {
+  return String(a.title || "").localeCompare(String(b.title || ""));
+}
+
+function describedItem(item, kind) {
+  const li = document.createElement("li");
+  li.className = "item";
+  const text = document.createElement("div");
+  text.className = "item-text";
+  const title = document.createElement("span");
+  title.className = "item-title";
+  title.textContent = item.title || `Untitled ${kind} ${item.id}`;
+  text.append(title);
+  if (item.description) {
+    const description = document.createElement("span");
+    description.className = "item-description";
+    description.textContent = item.description;
+    text.append(description);
+  }
+  li.append(text);
+  return li;
+}
+
+function renderLooks(looks) {
+  view.looks.replaceChildren();
+  view.looksCount.textContent = `(${looks.length})`;
+  if (looks.length === 0) {
+    const empty = document.createElement("li");
+    empty.className = "item muted";
+    empty.textContent = "No looks you may open.";
+    view.looks.append(empty);
+    return;
+  }
+  for (const look of [...looks].sort(byTitle)) {
+    const li = describedItem(look, "look");
+    li.dataset.lookId = String(look.id);
+    const run = document.createElement("button");
+    run.type = "button";
+    run.className = "button small";
+    run.textContent = "Run";
+    run.setAttribute("aria-label", `Run look “${look.title || look.id}”`);
+    run.addEventListener("click", () => runLook(look, run));
+    li.append(run);
+    view.looks.append(li);
+  }
+}
+
+function renderDashboards(dashboards) {
+  view.dashboards.replaceChildren();
+  view.dashboardsCount.textContent = `(${dashboards.length})`;
+  if (dashboards.length === 0) {
+    const empty = document.createElement("li");
+    empty.className = "item muted";
+    empty.textContent = "No dashboards you may open.";
+    view.dashboards.append(empty);
+    return;
+  }
+  for (const dashboard of [...dashboards].sort(byTitle)) {
+    const li = describedItem(dashboard, "dashboard");
+    li.dataset.dashboardId = String(dashboard.id);
+    view.dashboards.append(li);
+  }
+}
+
+function cellText(value) {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "object") {
+    // json_detail style cells carry {value, rendered}; anything else is shown as JSON.
+    if ("rendered" in value && value.rendered != null) return String(value.rendered);
+    if ("value" in value) return cellText(value.value);
+    return JSON.stringify(value);
+  }
+  return String(value);
+}
+
+function renderRows(look, rows) {
+  const columns = [];
+  for (const row of rows) {
+    for (const key of Object.keys(row)) if (!columns.includes(key)) columns.push(key);
+  }
+  const head = document.createElement("tr");
+  for (const column of columns) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = column;
+    head.append(th);
+  }
+  const body = rows.map((row) => {
+    const tr = document.createElement("tr");
+    for (const column of columns) {
+      const td = document.createElement("td");
+      const value = row[column];
+      td.textContent = cellText(value);
+      if (typeof value === "number") td.className = "number";
+      tr.append(td);
+    }
+    return tr;
+  });
+  view.resultTable.tHead.replaceChildren(head);
+  view.resultTable.tBodies[0].replaceChildren(...body);
+  view.resultTitle.textContent = look.title || `Look ${look.id}`;
+  view.resultCaption.textContent = `Rows of the look “${look.title || look.id}”`;
+  const shown = rows.length === 1 ? "1 row" : `${rows.length} rows`;
+  view.resultSummary.textContent =
+    rows.length >= RESULT_LIMIT ? `${shown} (the first ${RESULT_LIMIT} only)` : shown;
+  view.result.hidden = false;
+}
+
+async function runLook(look, button) {
+  const run = ++runCounter;
+  clearError();
+  button.disabled = true;
+  view.result.setAttribute("aria-busy", "true");
+  setStatus(`Running “${look.title || look.id}”…`);
+  try {
+    const id = encodeURIComponent(String(look.id));
+    const rows = await callBridge(`/api/4.0/looks/${id}/run/json?limit=${RESULT_LIMIT}`);
+    if (run !== runCounter) return;
+    if (!Array.isArray(rows)) throw new Error("Looker answered something that is not rows.");
+    renderRows(look, rows);
+    setStatus(`Ran “${look.title || look.id}”: ${rows.length} rows.`);
+  } catch (error) {
+    if (run === runCounter) handleFailure(error, "run the look");
+  } finally {
+    button.disabled = false;
+    view.result.removeAttribute("aria-busy");
+  }
+}
+
+async function loadContent() {
+  setStatus("Loading your looks and dashboards…");
+  const fields = encodeURIComponent(LIST_FIELDS);
+  const [looks, dashboards] = await Promise.all([
+    callBridge(`/api/4.0/looks?fields=${fields}`),
+    callBridge(`/api/4.0/dashboards?fields=${fields}`),
+  ]);
+  renderLooks(Array.isArray(looks) ? looks : []);
+  renderDashboards(Array.isArray(dashboards) ? dashboards : []);
+  setStatus("");
+}
+
+async function signOut() {
+  view.signOut.disabled = true;
+  clearError();
+  try {
+    const answer = await callBridge("/auth/logout", { method: "POST" });
+    view.result.hidden = true;
+    view.looks.replaceChildren();
+    view.dashboards.replaceChildren();
+    showSignedOut("You are signed out", "Sign in again whenever you like.");
+    setStatus("You are signed out.");
+    if (answer && answer.message) showError(answer.message);
+  } catch (error) {
+    handleFailure(error, "sign out");
+  } finally {
+    view.signOut.disabled = false;
+  }
+}
+
+function reportAuthError() {
+  const params = new URLSearchParams(window.location.search);
+  const code = params.get("auth_error");
+  if (code === null) return;
+  const safe = /^[a-z_]{1,64}$/.test(code) ? code : "unknown_error";
+  showError(`Looker did not complete the sign-in (${safe}). You can try again.`);
+  window.history.replaceState(null, "", window.location.pathname);
+}
+
+async function start() {
+  view.bridgeUrl.textContent = BRIDGE_URL;
+  view.signIn.href = loginUrl();
+  view.signInAgain.href = loginUrl();
+  view.signOut.addEventListener("click", signOut);
+  reportAuthError();
+
+  let session;
+  try {
+    session = await callBridge("/auth/session", { csrf: false });
+  } catch (error) {
+    if (error instanceof BridgeError && error.status === 401) {
+      showSignedOut("Welcome");
+      setStatus("You are not signed in.");
+      return;
+    }
+    showSignedOut("Welcome");
+    handleFailure(error, "check your session");
+    return;
+  }
+  const user = session.user || {};
+  view.userName.textContent = user.display_name || "Looker user";
+  view.userEmail.textContent = user.email || "";
+  showOnly(view.content);
+  try {
+    await loadContent();
+  } catch (error) {
+    handleFailure(error, "load your content");
+  }
+}
+
+start();

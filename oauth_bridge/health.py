@@ -1,0 +1,98 @@
+"""Liveness, readiness and Prometheus metrics: the routes a platform and on-call poll.
+
+``/healthz`` says the process answers (restart it if not); ``/readyz`` says this instance can serve
+sign-ins now (Redis answers a PING, settings pass validation), so a router sends no traffic while
+Redis is away; ``/metrics`` is the Prometheus text format. None of them needs a session. Keep
+``/metrics`` off the public internet at the router: it tells an outsider how busy the bridge is.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from oauth_bridge import metrics
+from oauth_bridge.config import validate
+from oauth_bridge.errors import ConfigError, StoreUnavailable
+from oauth_bridge.services import get_services
+from oauth_bridge.sessions import RedisSessionStore, redis_client
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("health", __name__)
+
+RETRY_AFTER_SECONDS = 5
+_COUNTER_KEY = "oauth_bridge.session_counter"
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """The process is up and answering; says nothing about Redis or Looker."""
+    return _no_store(jsonify({"status": "ok"}))
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """200 when Redis answers and the settings are valid, else 503 with ``Retry-After``."""
+    services = get_services()
+    checks: dict[str, str] = {}
+    try:
+        validate(services.settings)
+        checks["settings"] = "ok"
+    except ConfigError as exc:
+        log.error("settings invalid: %s", exc)
+        checks["settings"] = "invalid"
+    try:
+        services.store.ping()
+        checks["session_store"] = "ok"
+    except StoreUnavailable:
+        checks["session_store"] = "unavailable"
+    if all(value == "ok" for value in checks.values()):
+        return _no_store(jsonify({"status": "ready", "checks": checks}))
+    response = jsonify(
+        {
+            "error": "not_ready",
+            "message": "This bridge instance cannot serve requests right now.",
+            "checks": checks,
+        }
+    )
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return _no_store(response)
+
+
+@bp.get("/metrics")
+def metrics_text() -> Response:
+    """Prometheus text for this app (active sessions recounted at most every 15 s)."""
+    found = metrics.current() or metrics.install(current_app)
+    found.update_active_sessions(_session_counter())
+    response = Response(found.exposition(), content_type=CONTENT_TYPE_LATEST)
+    return _no_store(response)
+
+
+def _session_counter() -> metrics.SessionCounter | None:
+    """How this app counts live sessions, built once per app; None for the memory store.
+
+    A store may offer ``count_sessions() -> (count, truncated)`` itself; the Redis store is
+    otherwise counted by a bounded SCAN over a client of our own (never the store's internals).
+    """
+    if _COUNTER_KEY in current_app.extensions:
+        cached: metrics.SessionCounter | None = current_app.extensions[_COUNTER_KEY]
+        return cached
+    services = get_services()
+    counter: metrics.SessionCounter | None = None
+    own = getattr(services.store, "count_sessions", None)
+    if callable(own):
+        counter = own
+    elif isinstance(services.store, RedisSessionStore) and services.settings.redis_url:
+        client = redis_client(services.settings)
+        counter = metrics.redis_session_counter(client, services.settings.redis_key_prefix)
+    current_app.extensions[_COUNTER_KEY] = counter
+    return counter

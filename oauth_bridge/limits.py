@@ -1,0 +1,109 @@
+"""Rate limits on the sign-in routes, per client address, shared by every bridge instance.
+
+``/auth/login`` and ``/auth/callback`` each allow ``RATE_LIMIT_LOGIN`` (a Flask-Limiter string such
+as ``30 per minute``) per client address; nothing else is limited (no ``default_limits``), since API
+calls are the user's own business with Looker. The counters live in the same Redis as the sessions,
+under ``{REDIS_KEY_PREFIX}rl:``, so two instances count together; without ``REDIS_URL`` they live in
+memory. If Redis goes away the limiter falls back to per-process memory counters until it is back.
+
+The client address is ``request.remote_addr``: behind a router set ``PROXY_FIX_HOPS`` so Werkzeug's
+``ProxyFix`` puts the real client there; never read ``X-Forwarded-For`` here yourself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse_many
+from limits.errors import ConfigurationError
+from werkzeug.wrappers import Response as BaseResponse
+
+from oauth_bridge.config import Settings
+from oauth_bridge.errors import ConfigError, TooManyRequests
+
+log = logging.getLogger(__name__)
+
+LIMITED_ENDPOINTS = ("auth.login", "auth.callback")
+EXTENSION_KEY = "oauth_bridge.limiter"
+
+
+def client_address() -> str:
+    """The rate-limit key: the peer address (made trustworthy by ProxyFix when configured)."""
+    return request.remote_addr or "unknown"
+
+
+def storage_uri(redis_url: str | None) -> str:
+    """The ``limits`` storage URI for a redis-py URL (``unix://`` is ``redis+unix://`` there)."""
+    if redis_url is None:
+        return "memory://"
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
+def _too_many(error: RateLimitExceeded) -> BaseResponse:
+    """429 in the contract's JSON shape, with ``Retry-After`` in whole seconds (at least 1)."""
+    retry_after = 60
+    limiter = current_app.extensions.get(EXTENSION_KEY)
+    breached = limiter.current_limit if isinstance(limiter, Limiter) else None
+    if breached is not None:
+        try:
+            retry_after = max(1, int(breached.reset_at - time.time()))
+        except Exception:  # the header is a hint; never fail the 429 over it
+            log.warning("could not compute Retry-After for a rate-limited request")
+    log.info("rate limit %s reached for %s", error.description, request.path)
+    return TooManyRequests(
+        "Too many sign-in attempts from this address; try again later.",
+        headers={"Retry-After": str(retry_after)},
+    ).to_response()
+
+
+def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
+    """Limit the sign-in routes of ``app`` (call after the auth blueprint is registered)."""
+    if not settings.rate_limit_enabled:
+        log.info("rate limits are disabled (OAUTH_BRIDGE_RATE_LIMIT_ENABLED=false)")
+        return None
+    try:
+        parse_many(settings.rate_limit_login)
+    except ValueError:
+        raise ConfigError(
+            "OAUTH_BRIDGE_RATE_LIMIT_LOGIN must look like '30 per minute', "
+            f"got {settings.rate_limit_login!r}"
+        ) from None
+    options: dict[str, str | int] = {}
+    if settings.redis_url is not None:
+        # Same timeouts as the session store: a slow Redis must not hold a worker.
+        options = {
+            "key_prefix": f"{settings.redis_key_prefix}rl",
+            "socket_timeout": settings.redis_socket_timeout,  # type: ignore[dict-item]
+            "socket_connect_timeout": settings.redis_socket_timeout,  # type: ignore[dict-item]
+        }
+    try:
+        limiter = Limiter(
+            client_address,
+            app=app,
+            default_limits=[],
+            application_limits=[],
+            storage_uri=storage_uri(settings.redis_url),
+            storage_options=options,
+            strategy="moving-window",
+            headers_enabled=True,
+            in_memory_fallback_enabled=True,
+            swallow_errors=True,
+        )
+    except ConfigurationError as exc:
+        raise ConfigError(f"OAUTH_BRIDGE_REDIS_URL cannot be used for rate limits: {exc}") from None
+    for endpoint in LIMITED_ENDPOINTS:
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            raise RuntimeError(f"init_rate_limits needs the {endpoint} view registered first")
+        # Flask-Limiter's overloads type the wrapper loosely; it is the same view, wrapped.
+        limited: Any = limiter.limit(settings.rate_limit_login)(view)
+        app.view_functions[endpoint] = limited
+    app.register_error_handler(RateLimitExceeded, _too_many)
+    app.extensions[EXTENSION_KEY] = limiter
+    return limiter

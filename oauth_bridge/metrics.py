@@ -1,0 +1,188 @@
+"""Prometheus metrics for one bridge app, in a private registry served at ``/metrics``.
+
+Other modules call the small ``record_*``/``observe_*`` functions; they find the current app's
+:class:`Metrics` through ``current_app`` and do nothing outside an app context, so library code
+never has to know whether metrics are on. Each app owns a private ``CollectorRegistry``, so tests
+and the demo can run several bridges in one process without "duplicated timeseries" errors.
+
+Several gunicorn workers: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory before start;
+prometheus_client then keeps values in shared files and ``/metrics`` aggregates every worker.
+
+Active sessions are counted with a bounded ``SCAN`` of ``{prefix}s:*`` (the session keys), cached
+for 15 s, because sessions end by Redis expiry and a counter maintained on create/delete would
+drift. The scan examines at most ``SCAN_BUDGET`` keys; when it stops early the gauge is a lower
+bound and ``oauth_bridge_active_sessions_truncated`` is 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+from flask import Flask, current_app, has_app_context
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "oauth_bridge.metrics"
+ACTIVE_SESSIONS_TTL = 15.0
+SCAN_BUDGET = 200_000
+"""Most keys one active-sessions count examines (SCAN COUNT 1000 per round trip)."""
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_OUTCOMES = frozenset({"timeout", "error"})
+_PROXY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+SessionCounter = Callable[[], tuple[int, bool]]
+"""Returns ``(count, truncated)``; raises when the store cannot answer."""
+
+
+class Metrics:
+    """The bridge's metric families, registered in a registry of their own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "oauth_bridge_http_requests",
+            "Requests answered by the bridge, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.proxy_latency = Histogram(
+            "oauth_bridge_proxy_upstream_seconds",
+            "Time from sending a proxied request to Looker until its answer's headers arrived.",
+            ["status"],
+            buckets=_PROXY_BUCKETS,
+            registry=self.registry,
+        )
+        self.refreshes = Counter(
+            "oauth_bridge_token_refreshes",
+            "Access tokens refreshed at Looker's token endpoint.",
+            registry=self.registry,
+        )
+        self.refresh_failures = Counter(
+            "oauth_bridge_token_refresh_failures",
+            "Refreshes Looker refused (the session ended).",
+            registry=self.registry,
+        )
+        self.active_sessions = Gauge(
+            "oauth_bridge_active_sessions",
+            "Live sessions in the store (shared by all bridge instances: aggregate with max).",
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self.active_sessions_truncated = Gauge(
+            "oauth_bridge_active_sessions_truncated",
+            "1 when the last session count stopped at its scan budget (a lower bound).",
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self._counted_at = float("-inf")
+        self._count_lock = threading.Lock()
+
+    def update_active_sessions(self, counter: SessionCounter | None) -> None:
+        """Recount at most every 15 s; a failed count leaves the last value in place."""
+        if counter is None:
+            return
+        with self._count_lock:
+            now = time.monotonic()
+            if now - self._counted_at < ACTIVE_SESSIONS_TTL:
+                return
+            self._counted_at = now
+            try:
+                count, truncated = counter()
+            except Exception as exc:  # a scrape must never fail because Redis hiccupped
+                log.warning("could not count active sessions: %s", type(exc).__name__)
+                return
+            self.active_sessions.set(count)
+            self.active_sessions_truncated.set(1 if truncated else 0)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format; every worker's values in multiprocess mode."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+def install(app: Flask) -> Metrics:
+    """Give ``app`` its own metrics (idempotent)."""
+    existing = app.extensions.get(EXTENSION_KEY)
+    if isinstance(existing, Metrics):
+        return existing
+    metrics = Metrics()
+    app.extensions[EXTENSION_KEY] = metrics
+    return metrics
+
+
+def current() -> Metrics | None:
+    """The current app's metrics, or None outside an app context or before :func:`install`."""
+    if not has_app_context():
+        return None
+    found = current_app.extensions.get(EXTENSION_KEY)
+    return found if isinstance(found, Metrics) else None
+
+
+def status_class(status: int | str | None) -> str:
+    """``2xx``…``5xx`` for HTTP codes; ``timeout``/``error`` when no answer came back."""
+    if isinstance(status, int) and 100 <= status <= 599:
+        return f"{status // 100}xx"
+    if isinstance(status, str) and status in _OUTCOMES:
+        return status
+    return "error"
+
+
+def record_request(route: str, method: str, status: int) -> None:
+    """Count one answered request; ``route`` must be a URL rule template, never a raw path."""
+    if (metrics := current()) is not None:
+        label = method if method in _METHODS else "OTHER"
+        metrics.requests.labels(route=route, method=label, status=str(status)).inc()
+
+
+def observe_proxy(seconds: float, status: int | str | None) -> None:
+    """Time one upstream Looker call; pass the HTTP status, or ``"timeout"``/``"error"``."""
+    if (metrics := current()) is not None:
+        metrics.proxy_latency.labels(status=status_class(status)).observe(max(seconds, 0.0))
+
+
+def record_refresh() -> None:
+    """A refresh at Looker's token endpoint succeeded."""
+    if (metrics := current()) is not None:
+        metrics.refreshes.inc()
+
+
+def record_refresh_failure() -> None:
+    """Looker refused a refresh token; the session ended."""
+    if (metrics := current()) is not None:
+        metrics.refresh_failures.inc()
+
+
+def _glob_escape(text: str) -> str:
+    """Escape Redis MATCH pattern characters in a literal prefix."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+def redis_session_counter(client: redis.Redis, prefix: str) -> SessionCounter:
+    """Counts ``{prefix}s:*`` string keys with a bounded SCAN (see the module docstring)."""
+    pattern = _glob_escape(prefix) + "s:*"
+
+    def count() -> tuple[int, bool]:
+        seen: set[bytes | str] = set()
+        cursor = 0
+        examined = 0
+        while True:
+            cursor, keys = client.scan(cursor=cursor, match=pattern, count=1000, _type="string")
+            seen.update(keys)
+            examined += 1000
+            if cursor == 0:
+                return len(seen), False
+            if examined >= SCAN_BUDGET:
+                return len(seen), True
+
+    return count

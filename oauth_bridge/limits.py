@@ -91,7 +91,7 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
             storage_uri=storage_uri(settings.redis_url),
             storage_options=options,
             strategy="moving-window",
-            headers_enabled=True,
+            headers_enabled=False,  # our 429 handler sets Retry-After; no noise on 200s
             in_memory_fallback_enabled=True,
             swallow_errors=True,
         )

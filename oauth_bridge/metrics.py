@@ -24,10 +24,20 @@ from collections.abc import Callable
 
 import redis
 from flask import Flask, current_app, has_app_context
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 
 log = logging.getLogger(__name__)
+
+# The *_created series double every counter on the page and nobody alerts on them.
+disable_created_metrics()
 
 EXTENSION_KEY = "oauth_bridge.metrics"
 ACTIVE_SESSIONS_TTL = 15.0

@@ -1,0 +1,374 @@
+"""``oauth-bridge demo``: the Looker emulator, the bridge and the demo SPA, wired up on localhost.
+
+Use it to see the product work without a Looker or a Redis of your own. Everything runs in this
+process on threaded Werkzeug servers: the emulator (UI and API hosts on ``127.0.0.1``), the bridge
+on ``http://localhost:<port>`` and the SPA from ``static/`` on ``http://localhost:<spa port>`` -
+a different origin from the bridge, so the browser really does credentialed CORS. The OAuth client
+is registered in the emulator through the same looker-sdk code as ``oauth-bridge register-client``.
+Keys are random per run, so sessions never outlive the demo.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import redis
+from cryptography.fernet import Fernet
+from flask import Flask, Response, send_from_directory
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from oauth_bridge.config import Settings, load_settings
+from oauth_bridge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SEED_USERS = (
+    ("admin@example.com", "looker-admin", "Admin"),
+    ("analyst@example.com", "looker-analyst", "Developer"),
+    ("viewer@example.com", "looker-viewer", "Viewer"),
+)
+ADMIN_API3 = ("admin-client-id", "admin-client-secret")
+
+
+def find_static_dir() -> Path:
+    """The SPA's folder: ``static/`` at the root of the source checkout the package runs from.
+
+    The demo is a development tool run from a clone (``pip install -e .``), so the SPA is not
+    shipped as package data; ``OAUTH_BRIDGE_DEMO_STATIC`` points elsewhere if needed.
+    """
+    override = os.environ.get("OAUTH_BRIDGE_DEMO_STATIC")
+    candidate = Path(override) if override else Path(__file__).resolve().parent.parent / "static"
+    if not (candidate / "index.html").is_file():
+        raise ConfigError(
+            f"the demo SPA is not at {candidate}; run the demo from a source checkout "
+            "(pip install -e .) or set OAUTH_BRIDGE_DEMO_STATIC to the static/ folder"
+        )
+    return candidate
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request log lines: callback URLs carry authorization codes."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+def content_security_policy(bridge_url: str) -> str:
+    """A strict CSP for the SPA: its own scripts and styles only, network calls to the bridge."""
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {bridge_url}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+def create_spa_app(static_dir: Path, bridge_url: str) -> Flask:
+    """A tiny static server for the SPA that also serves ``config.js`` naming the bridge."""
+    app = Flask(__name__, static_folder=None)
+    config_js = (
+        "// Written by `oauth-bridge demo`: where this SPA finds the bridge.\n"
+        f"export const BRIDGE_URL = {_js_string(bridge_url)};\n"
+    )
+    csp = content_security_policy(bridge_url)
+
+    @app.get("/")
+    def index() -> Response:
+        return send_from_directory(static_dir, "index.html")
+
+    @app.get("/config.js")
+    def config() -> Response:
+        return Response(config_js, mimetype="text/javascript")
+
+    @app.get("/<path:name>")
+    def asset(name: str) -> Response:
+        # send_from_directory refuses paths that leave static_dir.
+        return send_from_directory(static_dir, name)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = csp
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    return app
+
+
+def _js_string(value: str) -> str:
+    """A JavaScript string literal for a URL we built ourselves (no quotes or backslashes)."""
+    if any(ch in value for ch in "\"'\\<>\n\r"):
+        raise ConfigError(f"unexpected characters in URL {value!r}")
+    return f'"{value}"'
+
+
+@dataclass
+class _Server:
+    name: str
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+
+@dataclass
+class DemoStack:
+    """The three demo servers; :meth:`start` brings them up, :meth:`stop` takes them down.
+
+    Tests use this directly (with real Redis and a key prefix of their own); ``run_demo`` adds
+    the printed instructions and waits for Ctrl-C.
+    """
+
+    bridge_port: int = 8080
+    spa_port: int = 8081
+    emulator_port: int = 9000
+    emulator_api_port: int = 9001
+    token_ttl: int = 3600
+    redis_url: str | None = None
+    redis_key_prefix: str = field(
+        default_factory=lambda: f"oauth_bridge:demo:{secrets.token_hex(6)}:"
+    )
+    static_dir: Path | None = None
+    host: str = "127.0.0.1"
+    settings_overrides: dict[str, Any] = field(default_factory=dict)
+    """Extra bridge settings (tests: e.g. ``refresh_margin``)."""
+    settings: Settings | None = None
+    bridge_app: Flask | None = None
+    emulator: Any = None
+    client_guid: str = ""
+    _servers: list[_Server] = field(default_factory=list)
+
+    @property
+    def bridge_url(self) -> str:
+        return f"http://localhost:{self.bridge_port}"
+
+    @property
+    def spa_url(self) -> str:
+        return f"http://localhost:{self.spa_port}/"
+
+    @property
+    def spa_origin(self) -> str:
+        return f"http://localhost:{self.spa_port}"
+
+    @property
+    def looker_url(self) -> str:
+        return f"http://{self.host}:{self.emulator_port}"
+
+    @property
+    def looker_api_url(self) -> str:
+        return f"http://{self.host}:{self.emulator_api_port}"
+
+    def start(self) -> None:
+        """Start emulator, register the client, start bridge and SPA; undo all on failure."""
+        static_dir = self.static_dir or find_static_dir()
+        try:
+            self._start_emulator()
+            redirect_uri = f"{self.bridge_url}/auth/callback"
+            from oauth_bridge.looker import register_client
+
+            # Same code path as `oauth-bridge register-client`. verify_ssl=False: plain http.
+            self.client_guid = register_client(
+                base_url=self.looker_api_url,
+                client_id=ADMIN_API3[0],
+                client_secret=ADMIN_API3[1],
+                redirect_uri=redirect_uri,
+                verify_ssl=False,
+                display_name="oauth_bridge demo",
+            )
+            self.settings = load_settings(
+                {},
+                looker_url=self.looker_url,
+                looker_api_url=self.looker_api_url,
+                client_id=self.client_guid,
+                redirect_uri=redirect_uri,
+                secret_key=secrets.token_urlsafe(32),
+                token_keys=(Fernet.generate_key(),),
+                cors_origins=(self.spa_origin,),
+                cookie_secure=False,
+                redis_url=self.redis_url,
+                redis_key_prefix=self.redis_key_prefix,
+                **self.settings_overrides,
+            )
+            from oauth_bridge.factory import create_app
+
+            self.bridge_app = create_app(self.settings)
+            self._serve("bridge", self.bridge_app, self.bridge_port, "--port")
+            spa = create_spa_app(static_dir, self.bridge_url)
+            self._serve("SPA", spa, self.spa_port, "--spa-port")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_emulator(self) -> None:
+        from oauth_bridge.emulator import EmulatorConfig, EmulatorServer
+
+        config = EmulatorConfig(token_ttl=self.token_ttl)
+        try:
+            emulator = EmulatorServer(
+                config, host=self.host, port=self.emulator_port, api_port=self.emulator_api_port
+            )
+        except (OSError, SystemExit) as exc:
+            # Werkzeug exits (SystemExit) when a port is taken; say which flags change it.
+            raise ConfigError(
+                f"cannot serve the Looker emulator on ports {self.emulator_port} and "
+                f"{self.emulator_api_port} (in use?); choose others with --emulator-port and "
+                "--emulator-api-port"
+            ) from exc
+        self.emulator = emulator.start()
+        # Port 0 means "any free port": remember the ones the emulator got.
+        self.emulator_port, self.emulator_api_port = emulator.port, emulator.api_port
+
+    def _serve(self, name: str, app: Flask, port: int, flag: str) -> None:
+        try:
+            server = make_server(self.host, port, app, threaded=True, request_handler=_QuietHandler)
+        except (OSError, SystemExit) as exc:
+            # Werkzeug exits (SystemExit) when the port is taken; say which flag changes it.
+            raise ConfigError(
+                f"cannot serve the {name} on port {port} (in use?); choose another with {flag}"
+            ) from exc
+        thread = threading.Thread(
+            target=server.serve_forever, name=f"demo-{name}", kwargs={"poll_interval": 0.2}
+        )
+        thread.daemon = True
+        thread.start()
+        self._servers.append(_Server(name, server, thread))
+
+    def stop(self) -> None:
+        """Stop the servers (newest first) and forget this run's sessions."""
+        while self._servers:
+            entry = self._servers.pop()
+            entry.server.shutdown()
+            entry.server.server_close()
+            entry.thread.join(timeout=5)
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+        self._close_store()
+
+    def _close_store(self) -> None:
+        if self.bridge_app is not None:
+            from oauth_bridge.services import EXTENSION_KEY
+
+            services = self.bridge_app.extensions[EXTENSION_KEY]
+            services.looker.close()
+            services.store.close()
+            self.bridge_app = None
+        if self.settings is None:
+            return
+        if self.settings.redis_url:
+            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2)
+            try:
+                keys = list(client.scan_iter(match=self.redis_key_prefix + "*", count=500))
+                if keys:
+                    client.delete(*keys)
+            except redis.RedisError:
+                log.warning("could not remove the demo's session keys from Redis")
+            finally:
+                client.close()
+        self.settings = None
+
+
+def redis_if_reachable(url: str | None, out: TextIO) -> str | None:
+    """The Redis URL when that server answers a PING, else ``None`` with a one-line notice."""
+    if not url:
+        print(
+            "Notice: OAUTH_BRIDGE_REDIS_URL is not set; sessions live in memory for this demo.",
+            file=out,
+        )
+        return None
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.ping()
+    except (redis.RedisError, ValueError):
+        print(
+            "Notice: Redis at OAUTH_BRIDGE_REDIS_URL did not answer; sessions live in memory.",
+            file=out,
+        )
+        return None
+    finally:
+        client.close()
+    return url
+
+
+def describe(stack: DemoStack, store: str) -> str:
+    """What the demo prints once it is ready: where to go and whom to sign in as."""
+    users = "\n".join(
+        f"    {email:<22} password {password:<16} ({role})" for email, password, role in SEED_USERS
+    )
+    return (
+        "oauth_bridge demo is ready.\n"
+        f"  Open the demo app:  {stack.spa_url}\n"
+        f"  Bridge:             {stack.bridge_url}  (sessions: {store})\n"
+        f"  Looker emulator:    {stack.looker_url} (UI), {stack.looker_api_url} (API)\n"
+        f"  OAuth client_guid:  {stack.client_guid}\n"
+        "  Sign in as one of:\n"
+        f"{users}\n"
+        "Press Ctrl-C to stop."
+    )
+
+
+@contextmanager
+def _stop_signals(stop: threading.Event) -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into a clean stop (main thread only, as Python requires)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_demo(
+    *,
+    host: str = "127.0.0.1",
+    bridge_port: int = 8080,
+    spa_port: int = 8081,
+    emulator_port: int = 9000,
+    emulator_api_port: int = 9001,
+    token_ttl: int = 3600,
+    redis_url: str | None = None,
+    out: TextIO | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run the demo until Ctrl-C/SIGTERM (or ``stop`` is set), then shut everything down.
+
+    ``redis_url`` defaults to ``OAUTH_BRIDGE_REDIS_URL``; an unreachable Redis falls back to the
+    in-memory store with a notice. Raises :class:`ConfigError` (one line) when a port is taken.
+    """
+    out = out or sys.stdout
+    stop = stop or threading.Event()
+    url = redis_if_reachable(redis_url or os.environ.get("OAUTH_BRIDGE_REDIS_URL"), out)
+    stack = DemoStack(
+        bridge_port=bridge_port,
+        spa_port=spa_port,
+        emulator_port=emulator_port,
+        emulator_api_port=emulator_api_port,
+        token_ttl=token_ttl,
+        redis_url=url,
+        host=host,
+    )
+    with _stop_signals(stop):
+        stack.start()
+        try:
+            print(describe(stack, "Redis" if url else "in memory"), file=out, flush=True)
+            while not stop.wait(0.5):
+                pass
+            print("Stopping the demo…", file=out, flush=True)
+        finally:
+            stack.stop()
+    print("Demo stopped.", file=out, flush=True)

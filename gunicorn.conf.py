@@ -1,0 +1,53 @@
+"""gunicorn settings for the bridge: ``gunicorn app:app -c gunicorn.conf.py`` (the Procfile's line).
+
+The worker class is gevent because the bridge spends its time waiting on Looker: with gevent one
+worker holds hundreds of slow upstream calls at once, while gthread is capped at workers x threads
+(see docs/performance.md for the benchmark figures behind this choice). Every value can be
+overridden by the environment (``PORT``, ``WEB_CONCURRENCY``, ``GUNICORN_WORKER_CLASS``, ...) or on
+the command line, which wins over this file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _worker_class() -> str:
+    chosen = os.environ.get("GUNICORN_WORKER_CLASS", "").strip()
+    if chosen:
+        return chosen
+    if importlib.util.find_spec("gevent") is None:
+        print(
+            "gunicorn.conf.py: gevent is not installed; falling back to gthread workers "
+            "(fewer concurrent slow requests, see docs/performance.md)",
+            file=sys.stderr,
+        )
+        return "gthread"
+    return "gevent"
+
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"
+workers = _int("WEB_CONCURRENCY", 2)
+worker_class = _worker_class()
+# gevent: simultaneous connections per worker; gthread: the threads below do the work.
+worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
+threads = _int("GUNICORN_THREADS", 32)
+# Looker calls may take up to the bridge's upstream read timeout (120 s by default).
+timeout = _int("GUNICORN_TIMEOUT", 150)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+backlog = _int("GUNICORN_BACKLOG", 2048)
+# The access log would add a line per proxied call; the bridge logs what matters itself.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# Requests and headers come from browsers: keep gunicorn's limits.
+limit_request_line = 8190
+limit_request_fields = 100

@@ -1,0 +1,213 @@
+"""The API host: ``/api/token``, ``/api/logout``, ``/api/4.0/*`` and the ``/_emulator`` controls.
+
+Cross-cutting rules live here: the request log (``Authorization`` cut to its scheme, bodies only
+counted), Looker's CORS for the embedded-domain allowlist (exact origins, no credentials: Looker's
+API uses bearer tokens), the refusal of CORS on ``/login`` ("The /login API endpoint cannot be
+called using CORS requests", cloud.google.com/looker/docs/api-cors), ``api_delay``, and Looker's
+JSON error bodies for every failure.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from oauth_bridge.emulator.api40 import bearer_token, create_api40
+from oauth_bridge.emulator.errors import LookerError, invalid, not_found, unauthenticated
+from oauth_bridge.emulator.state import EmulatorState, OAuthError, RequestRecord
+
+CORS_METHODS = "GET, POST, PUT, PATCH, DELETE"
+CORS_HEADERS = "Authorization, Content-Type, X-Looker-AppId"
+"""What a browser SPA sends: the bearer token, JSON bodies, and the SDKs' app id header."""
+CONTROL_PREFIX = "/_emulator/"
+_CONFIG_TYPES: dict[str, tuple[type, ...]] = {
+    "token_ttl": (int,),
+    "code_ttl": (int,),
+    "refresh_enabled": (bool,),
+    "refresh_rotation": (bool,),
+    "api_delay": (int, float),
+}
+
+
+def _is_login(path: str) -> bool:
+    return path == "/api/4.0/login" or path.startswith("/api/4.0/login/")
+
+
+def _redacted_headers() -> dict[str, str]:
+    """Request headers for the log: ``Authorization`` keeps only its scheme, cookies go."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        lower = name.lower()
+        if lower == "authorization":
+            value = value.strip().split(" ", 1)[0]
+        elif lower == "cookie":
+            value = "<redacted>"
+        headers[name] = value
+    return headers
+
+
+def create_api_app(state: EmulatorState) -> Flask:
+    """The Flask app served on the emulator's API host."""
+    app = Flask(__name__)
+    app.register_blueprint(create_api40(state), url_prefix="/api/4.0")
+
+    def allowed_origin() -> str | None:
+        origin = request.headers.get("Origin")
+        if origin and origin in state.config.cors_origins and not _is_login(request.path):
+            return origin
+        return None
+
+    @app.before_request
+    def _before() -> Response | None:
+        path = request.path
+        if path.startswith(CONTROL_PREFIX):
+            if "Origin" in request.headers:
+                raise LookerError(403, "Emulator controls refuse browser requests.")
+            return None
+        state.record_request(
+            RequestRecord(
+                method=request.method,
+                path=path,
+                query_string=request.query_string.decode("latin-1"),
+                headers=_redacted_headers(),
+                body_size=len(request.get_data(cache=True)),
+                time=time.time(),
+            )
+        )
+        origin = request.headers.get("Origin")
+        if origin and _is_login(path):
+            raise LookerError(403, "The /login endpoint cannot be called with CORS.")
+        if request.method == "OPTIONS" and origin:
+            if allowed_origin() is None:
+                raise LookerError(403, "Origin is not in the embedded domain allowlist.")
+            preflight = Response(status=204)
+            preflight.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+            preflight.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+            preflight.headers["Access-Control-Max-Age"] = "600"
+            return preflight
+        delay = state.config.api_delay
+        if delay > 0 and path.startswith("/api/4.0/"):
+            time.sleep(delay)
+        return None
+
+    @app.after_request
+    def _after(response: Response) -> Response:
+        origin = allowed_origin()
+        if origin is not None and not request.path.startswith(CONTROL_PREFIX):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.vary.add("Origin")
+        return response
+
+    @app.errorhandler(LookerError)
+    def _looker_error(error: LookerError) -> Response:
+        return error.to_response()
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        if error.code in (404, 405):
+            return not_found().to_response()
+        return LookerError(error.code or 500, error.description or "Error").to_response()
+
+    @app.post("/api/token")
+    def token() -> Response:
+        return _token_endpoint(state)
+
+    @app.delete("/api/logout")
+    @app.delete("/api/4.0/logout")
+    def logout() -> Response:
+        token = bearer_token()
+        if token is None:
+            raise unauthenticated()
+        if not state.logout(token):
+            raise not_found()
+        return Response(status=204)
+
+    _control_routes(app, state)
+    return app
+
+
+def _oauth_error(error: OAuthError) -> Response:
+    response = jsonify({"error": error.error, "error_description": error.description})
+    response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _token_endpoint(state: EmulatorState) -> Response:
+    """``POST /api/token``: JSON body as Looker's SDKs send it (sdk-rtl ``oauthSession.ts``);
+    form-encoded is taken too, as Looker's documentation does not say it is refused."""
+    body: Any = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    if not isinstance(body, dict):
+        return _oauth_error(OAuthError("invalid_request", "The body must be a JSON object."))
+    grant_type = body.get("grant_type")
+    if isinstance(grant_type, str):
+        state.count_token_request(grant_type)
+
+    def need(*names: str) -> list[str]:
+        values = [body.get(name) for name in names]
+        missing = [n for n, v in zip(names, values, strict=True) if not isinstance(v, str) or not v]
+        if missing:
+            raise OAuthError("invalid_request", f"Missing parameter: {', '.join(missing)}.")
+        return [str(v) for v in values]
+
+    try:
+        if grant_type == "authorization_code":
+            code, verifier, client_id, redirect_uri = need(
+                "code", "code_verifier", "client_id", "redirect_uri"
+            )
+            answer = state.exchange_code(client_id, redirect_uri, code, verifier)
+        elif grant_type == "refresh_token":
+            refresh, client_id, redirect_uri = need("refresh_token", "client_id", "redirect_uri")
+            answer = state.refresh(client_id, redirect_uri, refresh)
+        else:
+            raise OAuthError("unsupported_grant_type", "grant_type is not supported.")
+    except OAuthError as error:
+        return _oauth_error(error)
+    response = jsonify(answer)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _control_routes(app: Flask, state: EmulatorState) -> None:
+    """``/_emulator/*``: exist only because this is an emulator (tests and the demo use them)."""
+
+    @app.get("/_emulator/stats")
+    def stats() -> Response:
+        return jsonify(
+            {
+                "token_requests": state.token_requests,
+                "request_count": state.request_count,
+                "rows_streamed": state.rows_streamed,
+                "streams_started": state.streams_started,
+                "streams_completed": state.streams_completed,
+            }
+        )
+
+    @app.get("/_emulator/requests")
+    def requests_log() -> Response:
+        return jsonify([record.as_json() for record in state.request_log])
+
+    @app.post("/_emulator/config")
+    def config() -> Response:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise invalid("body", "Send a JSON object.", code="missing")
+        for name, value in body.items():
+            kinds = _CONFIG_TYPES.get(name)
+            if kinds is None:
+                raise invalid(name, f"{name} cannot be changed.")
+            if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+                raise invalid(name, f"{name} has the wrong type.")
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                raise invalid(name, f"{name} must not be negative.")
+        current = state.update_config(**body)
+        return jsonify({name: getattr(current, name) for name in _CONFIG_TYPES})
+
+    @app.post("/_emulator/reset")
+    def reset() -> Response:
+        state.reset()
+        return Response(status=204)

@@ -1,0 +1,52 @@
+"""Looker's error bodies: ``Error {message, documentation_url}`` and ``ValidationError``.
+
+Shapes from the 4.0 spec (``#/components/schemas/Error`` and ``ValidationError``); the 401 text
+"Requires authentication." and the 404 "Not found" are what real instances answer (looker-sdk-ruby
+docs, quoted in shared/looker/NOTES.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+
+DOCS_URL = "https://cloud.google.com/looker/docs/"
+
+
+class LookerError(Exception):
+    """Raise in an API-host view; the app answers it in Looker's JSON error shape."""
+
+    def __init__(
+        self, status: int, message: str, errors: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+    def to_response(self) -> Response:
+        body: dict[str, Any] = {"message": self.message, "documentation_url": DOCS_URL}
+        if self.errors is not None:
+            body["errors"] = self.errors
+        response = jsonify(body)
+        response.status_code = self.status
+        return response
+
+
+def unauthenticated() -> LookerError:
+    return LookerError(401, "Requires authentication.")
+
+
+def not_found() -> LookerError:
+    return LookerError(404, "Not found")
+
+
+def forbidden() -> LookerError:
+    return LookerError(403, "Forbidden")
+
+
+def invalid(field: str, message: str, code: str = "invalid") -> LookerError:
+    """422 with one field error, the ``ValidationError`` shape."""
+    detail = {"field": field, "code": code, "message": message, "documentation_url": DOCS_URL}
+    return LookerError(422, "Validation Failed", [detail])

@@ -1,0 +1,237 @@
+"""JSON for the Looker 4.0 schemas the emulator serves, field names and types as in the spec.
+
+Field lists follow ``Looker.4.0.oas.json`` (sdk-codegen ``spec/``, API 4.0.26.12): ``User``,
+``LookWithQuery``, ``Dashboard``, ``Folder``, ``Query``, ``OauthClientApp``, ``ApiVersion``.
+Ids are strings; fields this fake has no data for are ``null``, as Looker sends them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oauth_bridge.emulator.seed import (
+    EDIT_ROLES,
+    ROLE_IDS,
+    Content,
+    Dashboard,
+    Folder,
+    Look,
+    Query,
+    User,
+)
+from oauth_bridge.emulator.state import ClientApp, iso
+
+CREATED_AT = "2024-01-02T03:04:05.000+00:00"
+
+
+def select_fields(body: dict[str, Any], fields: str | None) -> dict[str, Any]:
+    """Looker's ``fields=`` query parameter: keep only the named top-level fields."""
+    if not fields:
+        return body
+    wanted = {name.strip() for name in fields.split(",") if name.strip()}
+    return {key: value for key, value in body.items() if key in wanted}
+
+
+def user_json(user: User, api_url: str) -> dict[str, Any]:
+    return {
+        "can": {"show": True, "index": True, "show_details": True, "index_details": True},
+        "avatar_url": None,
+        "avatar_url_without_sizing": None,
+        "credentials_api3": [
+            {"id": str(n + 1), "client_id": cid, "created_at": CREATED_AT, "is_disabled": False}
+            for n, (cid, _) in enumerate(user.api3)
+        ],
+        "credentials_email": {
+            "email": user.email,
+            "created_at": CREATED_AT,
+            "is_disabled": user.is_disabled,
+        },
+        "credentials_embed": [],
+        "display_name": user.display_name,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "group_ids": ["1"],
+        "home_folder_id": "1",
+        "id": user.id,
+        "is_disabled": user.is_disabled,
+        "locale": user.locale,
+        "personal_folder_id": None,
+        "presumed_looker_employee": False,
+        "role_ids": [ROLE_IDS[user.role]],
+        "sessions": [],
+        "ui_state": None,
+        "verified_looker_employee": False,
+        "roles_externally_managed": False,
+        "is_service_account": False,
+        "url": f"{api_url}/api/4.0/users/{user.id}",
+    }
+
+
+def user_public(user: User, api_url: str) -> dict[str, Any]:
+    return {
+        "can": {},
+        "id": user.id,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "display_name": user.display_name,
+        "avatar_url": None,
+        "url": f"{api_url}/api/4.0/users/{user.id}",
+    }
+
+
+def folder_base(folder: Folder) -> dict[str, Any]:
+    return {
+        "name": folder.name,
+        "parent_id": folder.parent_id,
+        "id": folder.id,
+        "content_metadata_id": folder.id,
+        "created_at": CREATED_AT,
+        "creator_id": "1",
+        "child_count": 0,
+        "external_id": None,
+        "is_embed": False,
+        "is_embed_shared_root": False,
+        "is_embed_users_root": False,
+        "is_personal": False,
+        "is_personal_descendant": False,
+        "is_shared_root": folder.id == "1",
+        "is_users_root": False,
+        "can": {"index": True, "show": True},
+    }
+
+
+def query_json(query: Query, api_url: str) -> dict[str, Any]:
+    return {
+        "can": {"run": True, "see_results": True},
+        "id": query.id,
+        "model": query.model,
+        "view": query.view,
+        "fields": list(query.fields),
+        "pivots": None,
+        "fill_fields": None,
+        "filters": None,
+        "sorts": [query.fields[0] + " desc"],
+        "limit": str(query.limit),
+        "column_limit": None,
+        "total": False,
+        "row_total": None,
+        "subtotals": None,
+        "vis_config": {"type": "looker_grid"},
+        "slug": f"q{query.id}",
+        "client_id": None,
+        "url": f"/explore/{query.model}/{query.view}?qid=q{query.id}",
+        "query_timezone": "UTC",
+        "has_table_calculations": False,
+    }
+
+
+def look_json(look: Look, content: Content, role: str, api_url: str) -> dict[str, Any]:
+    query = content.queries[look.query_id]
+    edit = role in EDIT_ROLES
+    return {
+        "can": {"show": True, "run": True, "update": edit, "destroy": edit},
+        "content_metadata_id": look.id,
+        "id": look.id,
+        "title": look.title,
+        "user_id": look.user_id,
+        "content_favorite_id": None,
+        "created_at": CREATED_AT,
+        "deleted": look.deleted,
+        "description": look.description,
+        "embed_url": f"{api_url}/embed/looks/{look.id}",
+        "is_run_on_load": False,
+        "model": {"id": query.model, "label": query.model.title()},
+        "public": look.public,
+        "query_id": look.query_id,
+        "folder": folder_base(content.folders[look.folder_id]),
+        "folder_id": look.folder_id,
+        "updated_at": CREATED_AT,
+        "view_count": 0,
+        "is_owner_disabled": False,
+        "query": query_json(query, api_url),
+        "url": f"/looks/{look.id}",
+    }
+
+
+def dashboard_json(
+    dashboard: Dashboard, content: Content, role: str, api_url: str
+) -> dict[str, Any]:
+    edit = role in EDIT_ROLES
+    elements = [
+        {
+            "can": {},
+            "dashboard_id": dashboard.id,
+            "id": f"{dashboard.id}{n}",
+            "look": look_json(content.looks[look_id], content, role, api_url),
+            "look_id": look_id,
+            "query_id": content.looks[look_id].query_id,
+            "title": content.looks[look_id].title,
+            "type": "vis",
+        }
+        for n, look_id in enumerate(dashboard.look_ids, start=1)
+        if look_id in content.looks
+    ]
+    return {
+        "can": {"show": True, "update": edit, "destroy": edit},
+        "content_metadata_id": dashboard.id,
+        "description": dashboard.description,
+        "hidden": False,
+        "id": dashboard.id,
+        "model": None,
+        "query_timezone": "UTC",
+        "readonly": not edit,
+        "refresh_interval": None,
+        "folder": folder_base(content.folders[dashboard.folder_id]),
+        "title": dashboard.title,
+        "user_id": dashboard.user_id,
+        "slug": f"dash{dashboard.id}",
+        "created_at": CREATED_AT,
+        "dashboard_elements": elements,
+        "dashboard_filters": [],
+        "dashboard_layouts": [],
+        "deleted": False,
+        "folder_id": dashboard.folder_id,
+        "view_count": 0,
+        "url": f"/dashboards/{dashboard.id}",
+    }
+
+
+def folder_json(
+    folder: Folder, looks: list[dict[str, Any]], dashboards: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {**folder_base(folder), "looks": looks, "dashboards": dashboards}
+
+
+def app_json(app: ClientApp, users: dict[str, User], api_url: str) -> dict[str, Any]:
+    before = app.tokens_invalid_before
+    return {
+        "can": {},
+        "client_guid": app.client_guid,
+        "redirect_uri": app.redirect_uri,
+        "redirect_uris": [app.redirect_uri],
+        "display_name": app.display_name,
+        "description": app.description,
+        "enabled": app.enabled,
+        "group_id": app.group_id,
+        "tokens_invalid_before": iso(before) if before is not None else None,
+        "activated_users": [
+            user_public(users[uid], api_url) for uid in sorted(app.activated_users) if uid in users
+        ],
+    }
+
+
+def versions_json(ui_url: str, api_url: str) -> dict[str, Any]:
+    current = {
+        "version": "4.0",
+        "full_version": "4.0.26.12",
+        "status": "current",
+        "swagger_url": f"{api_url}/api/4.0/swagger.json",
+    }
+    return {
+        "looker_release_version": "26.12.0",
+        "current_version": current,
+        "supported_versions": [current],
+        "api_server_url": api_url,
+        "web_server_url": ui_url,
+    }

@@ -1,0 +1,146 @@
+"""Seed data: three users of three roles, and content two of them see and one does not.
+
+The ids are strings, as in the Looker 4.0 spec. :func:`seed_users` and :func:`seed_content`
+return fresh objects each call, so ``POST /_emulator/reset`` restores them exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ADMIN, DEVELOPER, VIEWER = "Admin", "Developer", "Viewer"
+ROLE_IDS = {ADMIN: "2", DEVELOPER: "3", VIEWER: "4"}
+EDIT_ROLES = frozenset({ADMIN, DEVELOPER})
+"""Roles that may change or delete content and run ad-hoc queries (Looker's ``explore``)."""
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    password: str
+    role: str
+    first_name: str
+    last_name: str
+    api3: tuple[tuple[str, str], ...] = ()
+    """API3 credentials (client_id, client_secret) bound to this user."""
+    is_disabled: bool = False
+    locale: str = "en"
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+@dataclass
+class Folder:
+    id: str
+    name: str
+    roles: frozenset[str]
+    """Roles that can see the folder and everything in it."""
+    parent_id: str | None = None
+
+
+@dataclass
+class Query:
+    id: str
+    model: str
+    view: str
+    fields: list[str]
+    limit: int
+
+
+@dataclass
+class Look:
+    id: str
+    title: str
+    description: str
+    folder_id: str
+    query_id: str
+    user_id: str = "1"
+    deleted: bool = False
+    public: bool = False
+
+
+@dataclass
+class Dashboard:
+    id: str
+    title: str
+    description: str
+    folder_id: str
+    look_ids: list[str] = field(default_factory=list)
+    user_id: str = "1"
+
+
+@dataclass
+class Content:
+    folders: dict[str, Folder]
+    queries: dict[str, Query]
+    looks: dict[str, Look]
+    dashboards: dict[str, Dashboard]
+
+
+SEED_PASSWORDS = {
+    "admin@example.com": "looker-admin",
+    "analyst@example.com": "looker-analyst",
+    "viewer@example.com": "looker-viewer",
+}
+
+
+def seed_users() -> dict[str, User]:
+    users = [
+        User(
+            "1",
+            "admin@example.com",
+            "looker-admin",
+            ADMIN,
+            "Ada",
+            "Admin",
+            api3=(("admin-client-id", "admin-client-secret"),),
+        ),
+        User(
+            "2",
+            "analyst@example.com",
+            "looker-analyst",
+            DEVELOPER,
+            "Ann",
+            "Analyst",
+            api3=(("analyst-client-id", "analyst-client-secret"),),
+        ),
+        User(
+            "3",
+            "viewer@example.com",
+            "looker-viewer",
+            VIEWER,
+            "Vic",
+            "Viewer",
+            api3=(("viewer-client-id", "viewer-client-secret"),),
+        ),
+    ]
+    return {user.id: user for user in users}
+
+
+ORDER_FIELDS = ["orders.id", "orders.created_date", "orders.status", "orders.amount"]
+
+
+def seed_content() -> Content:
+    everyone = frozenset({ADMIN, DEVELOPER, VIEWER})
+    folders = {
+        "1": Folder("1", "Shared", everyone),
+        "2": Folder("2", "Finance", EDIT_ROLES, parent_id="1"),
+    }
+    queries = {
+        "1": Query("1", "thelook", "orders", list(ORDER_FIELDS), 10),
+        "2": Query("2", "thelook", "orders", ["orders.status", "orders.amount"], 5),
+        "3": Query("3", "finance", "orders", list(ORDER_FIELDS), 20),
+    }
+    looks = {
+        "1": Look("1", "Orders by day", "Every order, newest first.", "1", "1"),
+        "2": Look("2", "Order status", "Orders by status.", "1", "2"),
+        "3": Look("3", "Revenue detail", "Finance only: revenue per order.", "2", "3"),
+    }
+    dashboards = {
+        "1": Dashboard("1", "Business pulse", "Orders at a glance.", "1", ["1", "2"]),
+        "2": Dashboard("2", "Finance overview", "Finance only.", "2", ["3"]),
+    }
+    return Content(folders, queries, looks, dashboards)

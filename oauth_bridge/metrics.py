@@ -37,7 +37,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 log = logging.getLogger(__name__)
 
 # The *_created series double every counter on the page and nobody alerts on them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 EXTENSION_KEY = "oauth_bridge.metrics"
 ACTIVE_SESSIONS_TTL = 15.0

@@ -1,0 +1,1 @@
+"""Operator and CI tools that run against a live bridge (soak)."""

@@ -131,7 +131,7 @@ function showSignedOut(title, text) {
 function showExpired() {
   runCounter += 1; // drop any result still on its way
   clearError();
-  setStatus("Your session has expired. Sign in again to continue.");
+  setStatus(""); // the panel says it; its heading takes the focus so screen readers read it
   showOnly(view.expired);
   view.expiredTitle.focus();
 }
@@ -227,11 +227,15 @@ function renderRows(look, rows) {
   for (const row of rows) {
     for (const key of Object.keys(row)) if (!columns.includes(key)) columns.push(key);
   }
+  const numeric = new Set(
+    columns.filter((column) => rows.every((row) => row[column] == null || typeof row[column] === "number")),
+  );
   const head = document.createElement("tr");
   for (const column of columns) {
     const th = document.createElement("th");
     th.scope = "col";
     th.textContent = column;
+    if (numeric.has(column)) th.className = "number";
     head.append(th);
   }
   const body = rows.map((row) => {
@@ -240,7 +244,7 @@ function renderRows(look, rows) {
       const td = document.createElement("td");
       const value = row[column];
       td.textContent = cellText(value);
-      if (typeof value === "number") td.className = "number";
+      if (numeric.has(column)) td.className = "number";
       tr.append(td);
     }
     return tr;

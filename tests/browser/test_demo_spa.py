@@ -1,0 +1,312 @@
+"""The demo SPA in headless Chromium, against the demo stack (emulator + bridge + SPA server).
+
+The SPA is served from ``http://localhost:<spa port>`` and calls the bridge on
+``http://localhost:<bridge port>``: a different origin, so every call is a real credentialed CORS
+request. Sessions live in the Redis at 127.0.0.1:6379 under this test's key prefix.
+
+Console errors are collected on every page. The only ones allowed are Chromium's own network lines
+for the 401 answers the contract prescribes (``GET /auth/session`` before sign-in, an ``/api/`` call
+after the session ended): the browser logs every 4xx fetch that way, whatever the page does.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import ConsoleMessage, Page, Response, expect
+from playwright.sync_api import Error as PlaywrightError
+
+from oauth_bridge.demo import DemoStack
+from oauth_bridge.emulator.seed import DEVELOPER, VIEWER, seed_content
+from tests.fixtures.redis_fixtures import free_port
+
+pytestmark = pytest.mark.browser
+
+APP_ID = {"X-Looker-AppId": "oauth-bridge-test"}
+
+
+class ConsoleWatch:
+    """Collects console messages and uncaught page errors of one page."""
+
+    def __init__(self, page: Page, bridge_url: str) -> None:
+        self.bridge_url = bridge_url
+        self.messages: list[ConsoleMessage] = []
+        self.page_errors: list[str] = []
+        page.on("console", lambda message: self.messages.append(message))
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+
+    def _expected_401(self, message: ConsoleMessage) -> bool:
+        url = str(message.location.get("url", ""))
+        return message.text.startswith(
+            "Failed to load resource: the server responded with a status of 401"
+        ) and (
+            url == f"{self.bridge_url}/auth/session" or url.startswith(f"{self.bridge_url}/api/")
+        )
+
+    def errors(self, *, allow_401: bool) -> list[str]:
+        bad = [
+            f"{m.text} ({m.location.get('url')})"
+            for m in self.messages
+            if m.type in ("error", "warning") and not (allow_401 and self._expected_401(m))
+        ]
+        return bad + self.page_errors
+
+    def mark(self) -> int:
+        return len(self.messages)
+
+    def errors_since(self, mark: int) -> list[str]:
+        return [m.text for m in self.messages[mark:] if m.type in ("error", "warning")]
+
+
+@pytest.fixture
+def demo_factory(redis_url: str, redis_prefix: str) -> Iterator[Callable[..., DemoStack]]:
+    stacks: list[DemoStack] = []
+
+    def make(**overrides: Any) -> DemoStack:
+        stack = DemoStack(
+            bridge_port=free_port(),
+            spa_port=free_port(),
+            emulator_port=free_port(),
+            emulator_api_port=free_port(),
+            redis_url=redis_url,
+            redis_key_prefix=redis_prefix,
+            **overrides,
+        )
+        stack.start()
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+
+
+@pytest.fixture
+def demo(demo_factory: Callable[..., DemoStack]) -> DemoStack:
+    return demo_factory()
+
+
+def sign_in(page: Page, demo: DemoStack, email: str, password: str) -> None:
+    """From the SPA's first screen through the emulator's sign-in and approval pages, and back."""
+    page.goto(demo.spa_url)
+    expect(page.get_by_role("heading", name="Welcome")).to_be_visible()
+    page.get_by_role("link", name="Sign in with Looker").click()
+    page.wait_for_url(f"{demo.looker_url}/**")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.locator("#login-submit").click()
+    # Looker asks each user once per app to allow it ("activation"); later sign-ins skip that.
+    approve = page.locator("#approve-allow")
+    signed_in = page.locator("#user-email")
+    expect(approve.or_(signed_in)).to_be_visible()
+    if approve.is_visible():
+        approve.click()
+    page.wait_for_url(re.compile("^" + re.escape(demo.spa_url) + "$"))
+    expect(signed_in).to_have_text(email)
+
+
+def visible_titles(role: str) -> tuple[set[str], set[str]]:
+    """The looks and dashboards a role may see, from the emulator's seed data (Looker's truth)."""
+    content = seed_content()
+    allowed = {f.id for f in content.folders.values() if role in f.roles}
+    looks = {look.title for look in content.looks.values() if look.folder_id in allowed}
+    dashboards = {d.title for d in content.dashboards.values() if d.folder_id in allowed}
+    return looks, dashboards
+
+
+def look_titles(page: Page) -> list[str]:
+    expect(page.locator("#looks-count")).not_to_have_text("")
+    return page.locator("#looks .item-title").all_inner_texts()
+
+
+def dashboard_titles(page: Page) -> list[str]:
+    expect(page.locator("#dashboards-count")).not_to_have_text("")
+    return page.locator("#dashboards .item-title").all_inner_texts()
+
+
+def session_cookies(page: Page, name: str = "looker_session") -> list[dict[str, Any]]:
+    return [dict(c) for c in page.context.cookies() if c["name"] == name]
+
+
+def test_analyst_and_viewer_see_their_own_content(
+    demo: DemoStack, new_page: Page, browser: Any, tmp_path: Path
+) -> None:
+    analyst_watch = ConsoleWatch(new_page, demo.bridge_url)
+    sign_in(new_page, demo, "analyst@example.com", "looker-analyst")
+    mark = analyst_watch.mark()
+    expect(new_page.locator("#user-name")).not_to_have_text("")
+    analyst_looks, analyst_dashboards = look_titles(new_page), dashboard_titles(new_page)
+    new_page.screenshot(path=str(tmp_path / "analyst.png"), full_page=True)
+
+    viewer_context = browser.new_context()
+    try:
+        viewer_page = viewer_context.new_page()
+        viewer_watch = ConsoleWatch(viewer_page, demo.bridge_url)
+        sign_in(viewer_page, demo, "viewer@example.com", "looker-viewer")
+        viewer_looks, viewer_dashboards = look_titles(viewer_page), dashboard_titles(viewer_page)
+        viewer_page.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
+        assert viewer_watch.errors(allow_401=True) == []
+    finally:
+        viewer_context.close()
+
+    # What the SPA lists is exactly what Looker (the emulator) lets each role see.
+    assert (set(analyst_looks), set(analyst_dashboards)) == visible_titles(DEVELOPER)
+    assert (set(viewer_looks), set(viewer_dashboards)) == visible_titles(VIEWER)
+    assert set(viewer_looks) < set(analyst_looks)
+    assert len(analyst_looks) == len(set(analyst_looks))
+    assert analyst_watch.errors_since(mark) == []
+    assert analyst_watch.errors(allow_401=True) == []
+
+
+def test_running_a_look_shows_its_rows(demo: DemoStack, new_page: Page, tmp_path: Path) -> None:
+    watch = ConsoleWatch(new_page, demo.bridge_url)
+    sign_in(new_page, demo, "analyst@example.com", "looker-analyst")
+    mark = watch.mark()
+    first = new_page.locator("#looks li").first
+    look_id = first.get_attribute("data-look-id")
+    title = first.locator(".item-title").inner_text()
+    first.get_by_role("button", name=re.compile("^Run look")).click()
+
+    expect(new_page.locator("#result-title")).to_have_text(title)
+    table = new_page.get_by_role("table")
+    expect(table.locator("tbody tr").first).to_be_visible()
+    new_page.screenshot(path=str(tmp_path / "look-result.png"), full_page=True)
+
+    # The same call, made with this browser's cookie, returns exactly the rows on screen.
+    answer = new_page.context.request.get(
+        f"{demo.bridge_url}/api/4.0/looks/{look_id}/run/json?limit=100", headers=APP_ID
+    )
+    try:
+        assert answer.status == 200
+        rows = answer.json()
+    finally:
+        answer.dispose()
+    assert rows, "the look should return rows"
+    headers = table.locator("thead th").all_inner_texts()
+    assert headers == list(rows[0].keys())
+    expect(table.locator("tbody tr")).to_have_count(len(rows))
+    first_cells = table.locator("tbody tr").first.locator("td").all_inner_texts()
+    assert first_cells == ["" if v is None else str(v) for v in rows[0].values()]
+    assert watch.errors_since(mark) == []
+
+
+def test_phone_width_fits_without_sideways_scrolling(
+    demo: DemoStack, browser: Any, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    try:
+        page = context.new_page()
+        watch = ConsoleWatch(page, demo.bridge_url)
+        sign_in(page, demo, "analyst@example.com", "looker-analyst")
+        look_titles(page)
+        page.locator("#looks li").first.get_by_role("button").click()
+        expect(page.locator("#result-table tbody tr").first).to_be_visible()
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0
+        assert watch.errors(allow_401=True) == []
+    finally:
+        context.close()
+
+
+def test_expired_session_shows_message_and_offers_sign_in(
+    demo_factory: Callable[..., DemoStack], new_page: Page, tmp_path: Path
+) -> None:
+    demo = demo_factory(token_ttl=3, settings_overrides={"refresh_margin": 0})
+    watch = ConsoleWatch(new_page, demo.bridge_url)
+    sign_in(new_page, demo, "viewer@example.com", "looker-viewer")
+    look_titles(new_page)
+
+    demo.emulator.state.update_config(refresh_enabled=False)
+    time.sleep(3.5)  # let the 3-second Looker token run out; the bridge cannot refresh it
+    new_page.locator("#looks li").first.get_by_role("button").click()
+
+    expired = new_page.get_by_role("heading", name="Your session has expired")
+    expect(expired).to_be_visible()
+    expect(new_page.locator("#content")).to_be_hidden()
+    sign_in_again = new_page.get_by_role("link", name="Sign in again")
+    expect(sign_in_again).to_have_attribute(
+        "href", re.compile("^" + re.escape(f"{demo.bridge_url}/auth/login?return_to="))
+    )
+    new_page.screenshot(path=str(tmp_path / "expired.png"), full_page=True)
+
+    # Signing in again works (refresh still off: a fresh sign-in needs none).
+    demo.emulator.state.update_config(token_ttl=3600)
+    sign_in_again.click()
+    new_page.wait_for_url(re.compile("^" + re.escape(demo.spa_url) + "$"))
+    expect(new_page.locator("#user-email")).to_have_text("viewer@example.com")
+    assert look_titles(new_page)
+    assert watch.errors(allow_401=True) == []
+
+
+def test_sign_out_removes_the_cookie_and_ends_the_session(
+    demo: DemoStack, new_page: Page, tmp_path: Path
+) -> None:
+    watch = ConsoleWatch(new_page, demo.bridge_url)
+    sign_in(new_page, demo, "analyst@example.com", "looker-analyst")
+    look_titles(new_page)
+    cookies = session_cookies(new_page)
+    assert len(cookies) == 1 and cookies[0]["httpOnly"]
+    old_value = cookies[0]["value"]
+    mark = watch.mark()
+
+    new_page.get_by_role("button", name="Sign out").click()
+    expect(new_page.get_by_role("heading", name="You are signed out")).to_be_visible()
+    expect(new_page.get_by_role("link", name="Sign in with Looker")).to_be_visible()
+    new_page.screenshot(path=str(tmp_path / "signed-out.png"), full_page=True)
+    assert session_cookies(new_page) == []
+    assert watch.errors_since(mark) == []
+
+    # The old cookie value is dead at the bridge too, not just forgotten by the browser.
+    with requests.Session() as replay:
+        replay.cookies.set("looker_session", old_value, domain="localhost", path="/")
+        answer = replay.get(f"{demo.bridge_url}/api/4.0/looks", headers=APP_ID, timeout=10)
+        assert answer.status_code == 401
+        assert answer.json()["error"] == "not_authenticated"
+
+    new_page.reload()
+    expect(new_page.get_by_role("heading", name="Welcome")).to_be_visible()
+    assert watch.errors(allow_401=True) == []
+
+
+def test_tokens_never_reach_the_page(demo: DemoStack, new_page: Page) -> None:
+    """The user's Looker tokens appear in no answer the page receives, nor in its DOM or storage."""
+    bodies: list[str] = []
+
+    def keep_body(response: Response) -> None:
+        if response.url.startswith(demo.bridge_url) and response.request.method != "OPTIONS":
+            try:
+                bodies.append(response.text())
+            except PlaywrightError:  # redirects and 204s have no body
+                pass
+        bodies.append(" ".join(f"{k}: {v}" for k, v in response.headers.items()))
+
+    new_page.on("response", keep_body)
+    sign_in(new_page, demo, "analyst@example.com", "looker-analyst")
+    look_titles(new_page)
+    new_page.locator("#looks li").first.get_by_role("button").click()
+    expect(new_page.locator("#result-table tbody tr").first).to_be_visible()
+
+    (cookie,) = session_cookies(new_page)
+    assert demo.bridge_app is not None
+    record = demo.bridge_app.extensions["oauth_bridge"].store.load(cookie["value"])
+    assert record is not None
+    secrets = [t for t in (record.tokens.access_token, record.tokens.refresh_token) if t]
+    assert len(record.tokens.access_token) >= 16
+    page_state = new_page.evaluate(
+        "[document.documentElement.outerHTML, document.cookie,"
+        " JSON.stringify(localStorage), JSON.stringify(sessionStorage)].join('\\n')"
+    )
+    assert "looker_session" not in page_state  # HttpOnly: invisible to scripts
+    assert len(bodies) > 3
+    for secret in secrets:
+        assert secret not in page_state
+        assert not any(secret in body for body in bodies)

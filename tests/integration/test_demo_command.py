@@ -1,0 +1,241 @@
+"""``oauth-bridge demo`` as a user runs it: a subprocess on free ports, used over HTTP, then Ctrl-C.
+
+Also the demo's small SPA server on its own: the bridge URL it hands the SPA, its strict CSP, and
+that it serves nothing outside ``static/``.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+import requests
+
+from oauth_bridge.demo import create_spa_app, find_static_dir
+from tests.fixtures.redis_fixtures import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+APP_ID = {"X-Looker-AppId": "oauth-bridge-test"}
+
+
+class _Form(HTMLParser):
+    """The first form of a page: its action and the fields it would submit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self._in_form = False
+        self._done = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form" and not self._done:
+            self.action, self._in_form = values.get("action", ""), True
+        elif tag == "input" and self._in_form and values.get("name"):
+            self.fields[values["name"]] = values.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self._in_form:
+            self._in_form, self._done = False, True
+
+
+def submit_form(
+    http: requests.Session, page: requests.Response, **fields: str
+) -> requests.Response:
+    form = _Form()
+    form.feed(page.text)
+    assert form.action is not None, f"no form on {page.url}: {page.text[:300]}"
+    response = http.post(urljoin(page.url, form.action), data={**form.fields, **fields}, timeout=10)
+    response.close()
+    return response
+
+
+def sign_in_with_requests(
+    http: requests.Session, bridge_url: str, spa_url: str, email: str, password: str
+) -> requests.Response:
+    """The browser's path: bridge /auth/login → Looker sign-in form → approval → back to the SPA."""
+    login_page = http.get(f"{bridge_url}/auth/login", params={"return_to": spa_url}, timeout=10)
+    login_page.close()
+    assert login_page.ok, login_page.text[:300]
+    after = submit_form(http, login_page, email=email, password=password)
+    if not after.url.startswith(spa_url):  # first sign-in for this app: allow it
+        after = submit_form(http, after, approve="true")
+    return after
+
+
+@dataclass
+class DemoProcess:
+    process: subprocess.Popen[str]
+    ports: dict[str, str]
+    spa_url: str
+    output: list[str]
+    reader: threading.Thread
+
+    def stop(self, signum: int) -> int:
+        """Send the signal, wait for the exit code, and wait until all output is read."""
+        self.process.send_signal(signum)
+        code = self.process.wait(timeout=20)
+        self.reader.join(timeout=10)
+        return code
+
+
+@pytest.fixture
+def demo_process(tmp_path: Path) -> Iterator[DemoProcess]:
+    ports = {
+        name: str(free_port())
+        for name in ("--port", "--spa-port", "--emulator-port", "--emulator-api-port")
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OAUTH_BRIDGE_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    # Run this checkout's package even where it is not pip-installed (CI installs it -e anyway).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "oauth_bridge.cli", "demo"]
+    for flag, port in ports.items():
+        command += [flag, port]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,  # not the repo: the demo must find static/ on its own
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    output: list[str] = []
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        spa_url = ""
+        while not spa_url:
+            try:
+                line = lines.get(timeout=60)
+            except queue.Empty:
+                pytest.fail("the demo printed no URL within 60 s:\n" + "".join(output))
+            if match := re.search(r"Open the demo app:\s+(\S+)", line):
+                spa_url = match.group(1)
+        yield DemoProcess(process, ports, spa_url, output, reader)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        reader.join(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def test_demo_command_serves_a_working_stack_and_stops_cleanly_on_ctrl_c(
+    demo_process: DemoProcess,
+) -> None:
+    bridge_url = f"http://localhost:{demo_process.ports['--port']}"
+    spa_origin = f"http://localhost:{demo_process.ports['--spa-port']}"
+    spa_url = demo_process.spa_url
+    assert spa_url == f"{spa_origin}/"
+
+    with requests.Session() as http:
+        page = http.get(spa_url, timeout=10)
+        assert page.status_code == 200 and "Sign in with Looker" in page.text
+        config = http.get(f"{spa_origin}/config.js", timeout=10)
+        assert f'BRIDGE_URL = "{bridge_url}"' in config.text
+
+        unauthenticated = http.get(f"{bridge_url}/auth/session", timeout=10)
+        assert unauthenticated.status_code == 401
+
+        landed = sign_in_with_requests(
+            http, bridge_url, spa_url, "viewer@example.com", "looker-viewer"
+        )
+        assert landed.status_code == 200 and landed.url == spa_url
+
+        session = http.get(f"{bridge_url}/auth/session", headers={"Origin": spa_origin}, timeout=10)
+        assert session.status_code == 200
+        assert session.json()["user"]["email"] == "viewer@example.com"
+        assert session.headers["Access-Control-Allow-Origin"] == spa_origin
+
+        looks = http.get(
+            f"{bridge_url}/api/4.0/looks",
+            params={"fields": "id,title"},
+            headers={**APP_ID, "Origin": spa_origin},
+            timeout=10,
+        )
+        assert looks.status_code == 200
+        assert looks.headers["Access-Control-Allow-Origin"] == spa_origin
+        assert looks.headers["Access-Control-Allow-Credentials"] == "true"
+        titles = {look["title"] for look in looks.json()}
+        assert titles == {"Orders by day", "Order status"}  # the viewer's share of the seed
+
+    assert demo_process.stop(signal.SIGINT) == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{bridge_url}/healthz", timeout=2)
+    assert "Demo stopped." in "".join(demo_process.output)
+    assert "Traceback" not in "".join(demo_process.output)
+
+
+def test_demo_command_prints_what_a_new_user_needs_and_stops_on_sigterm(
+    demo_process: DemoProcess,
+) -> None:
+    assert demo_process.stop(signal.SIGTERM) == 0
+    printed = "".join(demo_process.output)
+    assert "sessions live in memory" in printed  # no OAUTH_BRIDGE_REDIS_URL: one-line notice
+    for email, password in (
+        ("admin@example.com", "looker-admin"),
+        ("analyst@example.com", "looker-analyst"),
+        ("viewer@example.com", "looker-viewer"),
+    ):
+        assert re.search(rf"{re.escape(email)}\s+password {re.escape(password)}\b", printed)
+    assert "Demo stopped." in printed and "Traceback" not in printed
+
+
+def test_spa_server_names_the_bridge_and_sends_a_strict_csp() -> None:
+    app = create_spa_app(find_static_dir(), "http://localhost:18080")
+    client = app.test_client()
+
+    config = client.get("/config.js")
+    assert config.status_code == 200
+    assert config.mimetype == "text/javascript"
+    assert 'export const BRIDGE_URL = "http://localhost:18080";' in config.get_data(as_text=True)
+
+    index = client.get("/")
+    assert index.status_code == 200
+    csp = index.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+    assert "connect-src http://localhost:18080" in csp
+    html = index.get_data(as_text=True)
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S)
+    assert scripts and all(body.strip() == "" for body in scripts)  # no inline code
+    assert not re.search(r"<[^>]*\son[a-z]+\s*=", html)  # no inline event handlers
+
+    for path in ("/app.js", "/styles.css"):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        answer.close()
+    index.close()
+
+    for path in ("/../pyproject.toml", "/%2e%2e/pyproject.toml", "/..%2fpyproject.toml"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        answer.close()
+
+
+def test_static_dir_is_found_from_any_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert find_static_dir() == REPO / "static"

@@ -1,0 +1,280 @@
+"""Sign-in with Looker: login, callback, session info, logout (and optional token mediation).
+
+The pending login (state, PKCE verifier, return_to) lives server-side in the session store for at
+most ten minutes, is used once, and is bound to the browser that started it by a short-lived
+cookie; the callback makes a brand-new session id, so a session id planted before sign-in is
+worthless. Pages a person lands on answer HTML; everything an SPA calls answers JSON.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from flask import Blueprint, Response, jsonify, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
+
+from oauth_bridge.errors import (
+    BridgeError,
+    InvalidLoginState,
+    NotFound,
+    StoreUnavailable,
+    UpstreamError,
+)
+from oauth_bridge.looker import TokenRequestRejected
+from oauth_bridge.security import require_csrf, validate_return_to
+from oauth_bridge.services import get_services
+from oauth_bridge.sessions import PendingLogin
+from oauth_bridge.tokens import LOGIN_URL, not_authenticated
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+
+
+@bp.after_request
+def _never_cache(response: BaseResponse) -> BaseResponse:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+@bp.get("/login")
+def login() -> BaseResponse:
+    """Start a sign-in: remember state + verifier server-side, send the browser to Looker."""
+    services = get_services()
+    settings = services.settings
+    return_to = validate_return_to(request.args.get("return_to"), allowed_origins=_return_origins())
+    binding = request.cookies.get(settings.login_cookie_name) or ""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{43}", binding):
+        binding = secrets.token_urlsafe(32)
+    authorization = services.looker.authorization_request()
+    services.store.put_pending(
+        binding,
+        PendingLogin(
+            state=authorization.state,
+            code_verifier=authorization.code_verifier,
+            return_to=return_to,
+            created_at=time.time(),
+        ),
+        ttl=settings.pending_login_ttl,
+        max_per_browser=settings.max_pending_logins,
+    )
+    response = redirect(authorization.url, code=302)
+    response.set_cookie(
+        settings.login_cookie_name,
+        binding,
+        max_age=settings.pending_login_ttl,
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        # Lax: the callback is a top-level GET navigation coming back from Looker.
+        samesite="Lax",
+    )
+    return response
+
+
+@bp.get("/callback")
+def callback() -> BaseResponse:
+    """Finish a sign-in: check state, trade the code, make a new session, go to return_to."""
+    services = get_services()
+    settings = services.settings
+    state = request.args.get("state", "")
+    binding = request.cookies.get(settings.login_cookie_name, "")
+    if not state or not binding or len(state) > 256 or len(binding) > 256:
+        return _callback_error(InvalidLoginState())
+    try:
+        pending = services.store.take_pending(binding, state)
+    except StoreUnavailable as exc:
+        return _callback_error(exc)
+    if pending is None:
+        return _callback_error(InvalidLoginState())
+
+    if "error" in request.args:
+        error = request.args.get("error", "")
+        code = error if _ERROR_CODE.fullmatch(error) else "access_denied"
+        return redirect(_with_query(pending.return_to, auth_error=code), code=302)
+
+    code = request.args.get("code", "")
+    if not code or len(code) > 2048:
+        return _callback_error(InvalidLoginState("Looker sent no authorization code."))
+    try:
+        tokens = services.looker.exchange_code(code, pending.code_verifier)
+        user = services.looker.current_user(tokens.access_token)
+    except TokenRequestRejected as exc:
+        log.info("authorization code refused by Looker: %s", exc.error)
+        return _callback_error(
+            InvalidLoginState("Looker refused this sign-in; please start again.")
+        )
+    except UpstreamError as exc:
+        return _callback_error(exc)
+
+    previous = request.cookies.get(settings.cookie_name)
+    try:
+        cookie_value, _record = services.store.create(user, tokens)
+        if previous:
+            _end_previous_session(previous)
+    except StoreUnavailable as exc:
+        services.looker.revoke(tokens.access_token)
+        return _callback_error(exc)
+    log.info("signed in user %s", user.id)
+    response = redirect(pending.return_to, code=302)
+    _set_session_cookie(response, cookie_value)
+    return response
+
+
+@bp.get("/session")
+def session_info() -> BaseResponse:
+    """Who is signed in; never the token."""
+    services = get_services()
+    try:
+        active = services.tokens.current_session()
+    except BridgeError as exc:
+        if exc.status != 401:
+            raise
+        response = jsonify(
+            {
+                "authenticated": False,
+                "error": "not_authenticated",
+                "message": exc.message,
+                "login_url": LOGIN_URL,
+            }
+        )
+        response.status_code = 401
+        return response
+    record = active.record
+    settings = services.settings
+    ends_at = min(
+        record.created_at + settings.session_max_age, time.time() + settings.session_idle_timeout
+    )
+    return jsonify(
+        {
+            "authenticated": True,
+            "user": {
+                "id": record.user.id,
+                "display_name": record.user.display_name,
+                "email": record.user.email,
+            },
+            "expires_at": datetime.fromtimestamp(ends_at, UTC).isoformat(timespec="seconds"),
+        }
+    )
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    """Revoke at Looker, end the session (or all of the user's), clear the cookie. Idempotent."""
+    require_csrf()
+    services = get_services()
+    settings = services.settings
+    everywhere = request.args.get("everywhere", "").lower() in ("1", "true", "yes")
+    cookie_value = request.cookies.get(settings.cookie_name)
+    ended = services.store.delete(cookie_value) if cookie_value else None
+    revoked = True
+    if ended is not None:
+        if everywhere:
+            services.store.delete_user_sessions(ended.user.id)
+        revoked = services.looker.revoke(ended.tokens.access_token)
+        log.info("signed out user %s (everywhere=%s)", ended.user.id, everywhere)
+    if revoked:
+        response = Response(status=204)
+    else:
+        response = jsonify(
+            {
+                "signed_out": True,
+                "looker_revoked": False,
+                "message": (
+                    "You are signed out of the bridge, but Looker could not be reached to "
+                    "revoke the token; it stays unusable here and expires at Looker on its own."
+                ),
+            }
+        )
+    _clear_session_cookie(response)
+    return response
+
+
+@bp.get("/token")
+def token() -> BaseResponse:
+    """Token mediation (off by default): a short-lived access token for direct CORS calls."""
+    services = get_services()
+    if not services.settings.token_mediation:
+        raise NotFound("Token mediation is turned off on this bridge.")
+    require_csrf()
+    active = services.tokens.current_session()
+    access_token = services.tokens.access_token(active)
+    current = services.store.load(active.cookie_value)
+    if current is None:
+        raise not_authenticated()
+    expires_in = max(0, int(current.tokens.expires_at - time.time()))
+    return jsonify({"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in})
+
+
+def _return_origins() -> tuple[str, ...]:
+    settings = get_services().settings
+    return (settings.bridge_origin, *settings.cors_origins)
+
+
+def _end_previous_session(cookie_value: str) -> None:
+    """A new sign-in in this browser ends whatever session it carried before."""
+    services = get_services()
+    previous = services.store.delete(cookie_value)
+    if previous is not None:
+        services.looker.revoke(previous.tokens.access_token)
+
+
+def _set_session_cookie(response: BaseResponse, value: str) -> None:
+    settings = get_services().settings
+    response.set_cookie(
+        settings.cookie_name,
+        value,
+        max_age=settings.session_max_age,
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite=settings.cookie_samesite,
+        partitioned=settings.cookie_samesite == "None",
+    )
+
+
+def _clear_session_cookie(response: BaseResponse) -> None:
+    settings = get_services().settings
+    response.delete_cookie(
+        settings.cookie_name,
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite=settings.cookie_samesite,
+        partitioned=settings.cookie_samesite == "None",
+    )
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign-in failed</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem">
+<h1>Sign-in did not complete</h1><p>{message}</p>
+<p><a href="{login_url}">Start again</a></p></body></html>"""
+
+
+def _callback_error(error: BridgeError) -> BaseResponse:
+    """The callback is a page a person lands on: answer HTML, with the same status."""
+    body = _PAGE.format(message=html.escape(error.message), login_url=LOGIN_URL)
+    response = Response(body, status=error.status, mimetype="text/html")
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

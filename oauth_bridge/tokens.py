@@ -1,0 +1,101 @@
+"""Getting a usable Looker access token for the current request, refreshing it when needed.
+
+The session record holds the tokens; this module is the only writer after sign-in. A refresh
+happens under a lock in the session store (a Redis lock shared by every bridge process), and
+whoever waited for the lock re-reads the record first, so twenty parallel requests at the moment
+of expiry cause one call to Looker's token endpoint. A refresh that Looker refuses ends the session.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from flask import request
+
+from oauth_bridge import metrics
+from oauth_bridge.config import Settings
+from oauth_bridge.errors import NotAuthenticated, StoreUnavailable
+from oauth_bridge.looker import LookerClient, TokenRequestRejected
+from oauth_bridge.sessions import SessionRecord, SessionStore, TokenSet
+
+log = logging.getLogger(__name__)
+
+LOGIN_URL = "/auth/login"
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    """A session loaded for this request, with the cookie value that unlocks it."""
+
+    cookie_value: str
+    record: SessionRecord
+
+
+def not_authenticated(message: str | None = None) -> NotAuthenticated:
+    """The 401 every browser-facing route answers when there is no usable session."""
+    return NotAuthenticated(message, extra={"login_url": LOGIN_URL})
+
+
+class TokenManager:
+    def __init__(self, settings: Settings, store: SessionStore, looker: LookerClient) -> None:
+        self.settings = settings
+        self.store = store
+        self.looker = looker
+
+    def current_session(self) -> ActiveSession:
+        """The session named by the request's cookie; 401 when there is none or it ended."""
+        cookie_value = request.cookies.get(self.settings.cookie_name)
+        if not cookie_value:
+            raise not_authenticated()
+        record = self.store.load(cookie_value)
+        if record is None:
+            raise not_authenticated("Your session has ended; sign in again.")
+        return ActiveSession(cookie_value=cookie_value, record=record)
+
+    def needs_refresh(self, tokens: TokenSet) -> bool:
+        return tokens.expires_at - self.settings.refresh_margin <= time.time()
+
+    def access_token(self, active: ActiveSession) -> str:
+        """A token Looker should accept; refreshed first when it is about to expire."""
+        tokens = active.record.tokens
+        if not self.needs_refresh(tokens):
+            return tokens.access_token
+        return self._refresh(active, stale_token=tokens.access_token)
+
+    def refresh_rejected(self, active: ActiveSession, rejected_token: str) -> str:
+        """Looker said 401 to a token we thought valid: refresh once, or end the session."""
+        return self._refresh(active, stale_token=rejected_token)
+
+    def end_session(self, active: ActiveSession) -> SessionRecord | None:
+        return self.store.delete(active.cookie_value)
+
+    def _refresh(self, active: ActiveSession, stale_token: str) -> str:
+        session_id = active.record.session_id
+        with self.store.refresh_lock(session_id, self.settings.refresh_lock_timeout) as acquired:
+            if not acquired:
+                raise StoreUnavailable("Another request is still refreshing this session.")
+            current = self.store.load(active.cookie_value)
+            if current is None:
+                raise not_authenticated("Your session has ended; sign in again.")
+            tokens = current.tokens
+            if tokens.access_token != stale_token and not self.needs_refresh(tokens):
+                return tokens.access_token  # another request refreshed while we waited
+            if not tokens.refresh_token:
+                self.store.delete(active.cookie_value)
+                raise not_authenticated("Your Looker session has expired; sign in again.")
+            try:
+                fresh = self.looker.refresh(tokens.refresh_token)
+            except TokenRequestRejected as exc:
+                metrics.record_refresh_failure()
+                log.info("refresh refused by Looker (%s); ending session", exc.error)
+                self.store.delete(active.cookie_value)
+                raise not_authenticated("Looker ended your session; sign in again.") from None
+            metrics.record_refresh()
+            saved = self.store.save_tokens(active.cookie_value, fresh)
+            if saved is None:
+                # Signed out while we refreshed: the new token must not outlive the session.
+                self.looker.revoke(fresh.access_token)
+                raise not_authenticated("Your session has ended; sign in again.")
+            return str(fresh.access_token)

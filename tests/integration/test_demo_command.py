@@ -6,10 +6,12 @@ that it serves nothing outside ``static/``.
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +24,8 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from oauth_bridge.demo import create_spa_app, find_static_dir
+from oauth_bridge.demo import DemoStack, create_spa_app, find_static_dir, redis_if_reachable
+from oauth_bridge.errors import ConfigError
 from tests.fixtures.redis_fixtures import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -239,3 +242,30 @@ def test_static_dir_is_found_from_any_working_directory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert find_static_dir() == REPO / "static"
+
+
+def test_unreachable_redis_falls_back_to_memory_with_one_line(redis_url: str) -> None:
+    out = io.StringIO()
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    assert redis_if_reachable(dead, out) is None
+    assert out.getvalue().count("\n") == 1 and "sessions live in memory" in out.getvalue()
+
+    out = io.StringIO()
+    assert redis_if_reachable(redis_url, out) == redis_url
+    assert out.getvalue() == ""
+
+
+def test_a_taken_port_is_named_and_nothing_is_left_running() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        spa_port = taken.getsockname()[1]
+        stack = DemoStack(
+            bridge_port=free_port(), spa_port=spa_port, emulator_port=0, emulator_api_port=0
+        )
+        with pytest.raises(ConfigError, match="--spa-port"):
+            stack.start()
+    # Everything started before the failure was stopped again: its ports are free.
+    for port in (stack.bridge_port, stack.emulator_port, stack.emulator_api_port):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))

@@ -49,8 +49,9 @@ class LookerOAuth2Session(OAuth2Session):  # type: ignore[misc]
     ) -> requests.Response:
         payload = dict(url_decode(body or ""))
         json_headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        # withhold_token: this request obtains a token, it cannot carry one yet.
         return self.session.post(  # type: ignore[no-any-return]
-            url, data=json.dumps(payload), headers=json_headers, **kwargs
+            url, data=json.dumps(payload), headers=json_headers, withhold_token=True, **kwargs
         )
 
     def _fetch_token(

@@ -27,7 +27,10 @@ _MAX_RETURN_TO = 2048
 _UNSAFE_CHARS = re.compile(
     r"[\x00-\x20\x7f-\x9f\\\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f\u3000\ufeff]"
 )
-_PATH_SEGMENT = re.compile(r"[A-Za-z0-9_.~!$&'()*+,;=:@-]+")
+_PATH_SEGMENT = re.compile(r"(?:[A-Za-z0-9_.~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+")
+_MAX_API_PATH = 2048
+_ENCODED_FORBIDDEN = ("%2e", "%2f", "%5c", "%25", "%7f") + tuple(f"%{n:02x}" for n in range(0x20))
+"""Percent-encoded dot, slash, backslash, percent (double encoding), DEL and control chars."""
 
 
 def _fully_decoded(value: str) -> str:
@@ -49,7 +52,7 @@ def validate_return_to(value: str | None, *, allowed_origins: Collection[str]) -
     """
     if value is None or value == "":
         return "/"
-    if len(value) > _MAX_RETURN_TO:
+    if len(value) > _MAX_RETURN_TO or not value.isascii():
         raise InvalidReturnTo()
     decoded = _fully_decoded(value)
     for candidate in (value, decoded):
@@ -125,20 +128,24 @@ def init_cors(app: Flask, settings: Settings) -> None:
 def validate_api_path(path: str, raw_path: str | None = None) -> str:
     """The part after ``/api/4.0/``, if it can only ever name a resource on Looker's API host.
 
-    ``raw_path`` is the path as the client sent it (before percent-decoding): encoded dots,
-    slashes and backslashes are refused there, so nothing decodes into a different target.
+    ``path`` is what the router saw (Werkzeug has percent-decoded it); ``raw_path`` is the path as
+    the client sent it. Encoded dots, slashes, backslashes, percent signs and control characters
+    are refused in the raw form, so nothing decodes into a different target upstream; the raw
+    form must also be made of plain path characters and ``%XX`` escapes only.
     """
-    for candidate in (path, raw_path or ""):
-        lowered = candidate.lower()
-        if any(bad in lowered for bad in ("%2e", "%2f", "%5c", "%00", "%0d", "%0a", "%25")):
+    raw = path if raw_path is None else raw_path
+    for candidate in (path, raw):
+        if not candidate or candidate.startswith("/") or len(candidate) > _MAX_API_PATH:
             raise InvalidPath()
-        if "\\" in candidate or "//" in candidate or "://" in candidate:
+        if "\\" in candidate or "//" in candidate or ":/" in candidate:
             raise InvalidPath()
-        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in candidate):
+        if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in candidate):
             raise InvalidPath()
-    if not path or path.startswith("/"):
+        if any(segment in ("", ".", "..") for segment in candidate.split("/")):
+            raise InvalidPath()
+    lowered = raw.lower()
+    if any(bad in lowered for bad in _ENCODED_FORBIDDEN):
         raise InvalidPath()
-    for segment in path.split("/"):
-        if segment in ("", ".", "..") or not _PATH_SEGMENT.fullmatch(segment):
-            raise InvalidPath()
-    return path
+    if not all(_PATH_SEGMENT.fullmatch(segment) for segment in raw.split("/")):
+        raise InvalidPath()
+    return raw

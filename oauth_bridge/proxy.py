@@ -1,0 +1,342 @@
+"""The Looker API pass-through: ``/api/4.0/<path>`` as the signed-in user, streamed.
+
+Use this blueprint for every browser call to Looker's API. The browser's cookie names a session;
+the bridge swaps it for the user's Looker token and forwards only an allowlist of headers, to
+the configured API host only. Answers are streamed chunk by chunk from a pooled keep-alive
+connection, so a large CSV never sits in the bridge's memory.
+
+Also accepted: the official SDK's ``ProxySession`` convention (sdk-rtl ``proxySession.ts``: the
+real target URL travels in ``X-Forwarded-For`` and the request goes to the proxy URL), on
+``/api/proxy``, with the same checks as ``/api/4.0/<path>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import urllib3
+from flask import Blueprint, Flask, Response, current_app, g, request
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
+from urllib3.util import Timeout
+
+from oauth_bridge import metrics
+from oauth_bridge.config import Settings
+from oauth_bridge.errors import (
+    BadRequest,
+    InvalidPath,
+    PayloadTooLarge,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from oauth_bridge.security import require_csrf, validate_api_path
+from oauth_bridge.services import get_services
+from oauth_bridge.tokens import ActiveSession, not_authenticated
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("proxy", __name__)
+
+API_PREFIX = "/api/4.0/"
+PROXY_SESSION_PATH = "/api/proxy"
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+RETRY_ON_401 = frozenset({"GET", "HEAD"})
+"""Only these are replayed after a refresh: they change nothing at Looker, so a replay is safe
+even if the first attempt had effects we cannot see. A write that meets a 401 ends the session."""
+
+FORWARDED_REQUEST_HEADERS = (
+    "Accept",
+    "Accept-Encoding",
+    "Accept-Language",
+    "Content-Type",
+    "If-Match",
+    "If-Modified-Since",
+    "If-None-Match",
+    "X-Looker-AppId",
+)
+"""Everything else (Cookie, Authorization, Host, Origin, hop-by-hop, X-Forwarded-*) stays here."""
+
+RETURNED_RESPONSE_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "Cache-Control",
+        "Content-Disposition",
+        "Content-Encoding",
+        "Content-Language",
+        "Content-Length",
+        "Content-Type",
+        "ETag",
+        "Expires",
+        "Last-Modified",
+        "Vary",
+    )
+)
+"""Upstream Set-Cookie, hop-by-hop, CORS and server headers never reach the browser."""
+
+CHUNK_SIZE = 64 * 1024
+_EXTENSION_KEY = "oauth_bridge.proxy_pool"
+_pool_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked upstream request line: path below ``/api/4.0/`` and raw query string."""
+
+    path: str
+    query: str
+
+    def url(self, settings: Settings) -> str:
+        url = f"{settings.looker_api_url}{API_PREFIX}{self.path}"
+        return f"{url}?{self.query}" if self.query else url
+
+
+def upstream_pool(app: Flask, settings: Settings) -> urllib3.PoolManager:
+    """One keep-alive connection pool per app, created on first use."""
+    pool = app.extensions.get(_EXTENSION_KEY)
+    if pool is None:
+        with _pool_lock:
+            pool = app.extensions.get(_EXTENSION_KEY)
+            if pool is None:
+                pool = urllib3.PoolManager(
+                    num_pools=4,
+                    maxsize=settings.upstream_pool_size,
+                    block=False,
+                    timeout=Timeout(
+                        connect=settings.upstream_connect_timeout,
+                        read=settings.upstream_read_timeout,
+                    ),
+                    retries=False,
+                )
+                app.extensions[_EXTENSION_KEY] = pool
+    if not isinstance(pool, urllib3.PoolManager):
+        raise TypeError(f"{_EXTENSION_KEY} holds {type(pool).__name__}, not a PoolManager")
+    return pool
+
+
+# ----------------------------------------------------------------------------- checks
+def _raw_request_path() -> str:
+    """The path as the client sent it, before Werkzeug percent-decoded it."""
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(raw, str) and raw:
+        path = raw.split("?", 1)[0]
+        if "://" in path:  # absolute-form request line: keep only the path
+            raise InvalidPath()
+        return path
+    return str(environ.get("PATH_INFO", ""))
+
+
+def check_query(query: str) -> str:
+    """Refuse control characters, raw or percent-encoded, before anything goes upstream."""
+    lowered = query.lower()
+    if any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in query):
+        raise BadRequest("The query string contains characters that are not allowed.")
+    if any(bad in lowered for bad in ("%00", "%0d", "%0a")):
+        raise BadRequest("The query string contains characters that are not allowed.")
+    return query
+
+
+def target_from_route(path: str) -> Target:
+    raw = _raw_request_path()
+    if not raw.startswith(API_PREFIX):
+        raise InvalidPath()
+    raw_path = raw[len(API_PREFIX) :]
+    return Target(path=validate_api_path(path, raw_path), query=check_query(_raw_query()))
+
+
+def _raw_query() -> str:
+    value = request.environ.get("QUERY_STRING", "")
+    return value if isinstance(value, str) else ""
+
+
+def target_from_forwarded_for(settings: Settings) -> Target:
+    """The ``ProxySession`` target: an URL exactly under ``{looker_api_url}/api/4.0/``.
+
+    Behind ``proxy_fix_hops`` trusted proxies each of them appended ``, <client ip>``; those
+    entries are dropped, everything else must be the target URL alone.
+    """
+    values = request.headers.getlist("X-Forwarded-For")
+    if len(values) != 1:
+        raise InvalidPath("ProxySession requests need exactly one X-Forwarded-For target URL.")
+    value = values[0]
+    if settings.proxy_fix_hops:
+        parts = value.split(",")
+        if len(parts) <= settings.proxy_fix_hops:
+            raise InvalidPath()
+        value = ",".join(parts[: -settings.proxy_fix_hops])
+    value = value.strip()
+    prefix = f"{settings.looker_api_url}{API_PREFIX}"
+    if not value.startswith(prefix):
+        raise InvalidPath("The ProxySession target must be on the configured Looker API host.")
+    rest = value[len(prefix) :]
+    if "#" in rest:
+        raise InvalidPath()
+    raw_path, _, query = rest.partition("?")
+    path = validate_api_path(unquote(raw_path), raw_path)
+    return Target(path=path, query=check_query(query))
+
+
+def forwarded_headers() -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name in FORWARDED_REQUEST_HEADERS:
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or not value.isascii():
+            raise BadRequest(f"The {name} header contains characters that are not allowed.")
+        headers[name] = value
+    request_id = g.get("request_id")
+    if isinstance(request_id, str) and request_id:
+        headers["X-Request-Id"] = request_id
+    return headers
+
+
+def read_body(settings: Settings) -> bytes | None:
+    """The request body, refused with 413 as soon as it is known to exceed the limit.
+
+    Bodies are JSON or form data of modest size, so they are held in memory: that lets a GET
+    be replayed after a refresh and keeps a half-sent body from ever reaching Looker.
+    """
+    limit = settings.max_body_bytes
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge()
+    stream = request.stream  # Werkzeug's limited stream: never reads past Content-Length
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := stream.read(min(CHUNK_SIZE, limit + 1 - size)):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge()
+        chunks.append(chunk)
+    if not chunks and request.method in ("GET", "HEAD", "DELETE"):
+        return None
+    return b"".join(chunks)
+
+
+# ----------------------------------------------------------------------------- forwarding
+def _send(
+    settings: Settings,
+    target: Target,
+    body: bytes | None,
+    headers: dict[str, str],
+    token: str,
+) -> urllib3.BaseHTTPResponse:
+    pool = upstream_pool(current_app, settings)
+    started = time.monotonic()
+    try:
+        response = pool.urlopen(
+            request.method,
+            target.url(settings),
+            body=body,
+            headers={**headers, "Authorization": f"Bearer {token}"},
+            preload_content=False,
+            decode_content=False,
+            redirect=False,
+            retries=False,
+        )
+    except MaxRetryError as exc:  # not raised with retries=False, kept for safety
+        _fail(started, exc.reason or exc)
+    except HTTPError as exc:
+        _fail(started, exc)
+    except (OSError, ValueError) as exc:
+        _fail(started, exc)
+    metrics.observe_proxy(time.monotonic() - started, response.status)
+    return response
+
+
+def _fail(started: float, exc: BaseException) -> None:
+    elapsed = time.monotonic() - started
+    timed_out = isinstance(exc, ReadTimeoutError | ConnectTimeoutError | TimeoutError)
+    if timed_out and not isinstance(exc, NewConnectionError):  # a subclass of ConnectTimeout
+        metrics.observe_proxy(elapsed, "timeout")
+        log.warning("Looker did not answer in time: %s", type(exc).__name__)
+        raise UpstreamTimeout() from None
+    metrics.observe_proxy(elapsed, "error")
+    kind = "unreachable" if isinstance(exc, NewConnectionError) else "unusable answer"
+    log.warning("Looker %s: %s", kind, type(exc).__name__)
+    raise UpstreamError() from None
+
+
+def _stream(upstream: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
+    """Chunks as they arrive; the connection goes back to the pool only when fully read."""
+    complete = False
+    try:
+        yield from upstream.stream(CHUNK_SIZE, decode_content=False)
+        complete = True
+    except (HTTPError, OSError) as exc:
+        log.warning("Looker stream broke off: %s", type(exc).__name__)
+    finally:
+        if complete:
+            upstream.release_conn()
+        else:
+            upstream.close()
+
+
+def _discard(upstream: urllib3.BaseHTTPResponse) -> None:
+    upstream.drain_conn()
+    upstream.release_conn()
+
+
+def to_browser(upstream: urllib3.BaseHTTPResponse) -> Response:
+    headers = [
+        (name, value)
+        for name, value in upstream.headers.items()
+        if name.lower() in RETURNED_RESPONSE_HEADERS
+    ]
+    if request.method == "HEAD":
+        _discard(upstream)
+        return Response(b"", status=upstream.status, headers=headers)
+    response = Response(
+        _stream(upstream), status=upstream.status, headers=headers, direct_passthrough=True
+    )
+    return response
+
+
+def forward(target: Target) -> Response:
+    """Send ``target`` upstream as the signed-in user; one refresh-and-retry on a 401."""
+    services = get_services()
+    settings = services.settings
+    headers = forwarded_headers()
+    body = read_body(settings)
+    active: ActiveSession = services.tokens.current_session()
+    token = services.tokens.access_token(active)
+    upstream = _send(settings, target, body, headers, token)
+    if upstream.status != 401:
+        return to_browser(upstream)
+    _discard(upstream)
+    if request.method not in RETRY_ON_401:
+        services.tokens.end_session(active)
+        raise not_authenticated("Looker refused your session; sign in again.")
+    token = services.tokens.refresh_rejected(active, token)
+    upstream = _send(settings, target, body, headers, token)
+    if upstream.status == 401:
+        _discard(upstream)
+        services.tokens.end_session(active)
+        raise not_authenticated("Looker refused your session; sign in again.")
+    return to_browser(upstream)
+
+
+@bp.route(f"{API_PREFIX}<path:path>", methods=METHODS)
+def api(path: str) -> Response:
+    require_csrf()
+    return forward(target_from_route(path))
+
+
+@bp.route(PROXY_SESSION_PATH, methods=METHODS)
+def proxy_session() -> Response:
+    require_csrf()
+    settings = get_services().settings
+    if _raw_query():
+        raise InvalidPath("ProxySession requests carry their query inside X-Forwarded-For.")
+    return forward(target_from_forwarded_for(settings))

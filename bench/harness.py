@@ -89,11 +89,16 @@ class Service:
         """Direct children of the server process (gunicorn's or node cluster's workers)."""
         if self.proc is None:
             return []
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        try:
-            return [int(p) for p in children.read_text().split()]
-        except OSError:
-            return []
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # the command name may hold spaces; the parent pid follows its closing ")"
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:
+                found.append(int(stat.parent.name))
+        return found
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -110,7 +115,7 @@ class Service:
         self.proc = None
 
     def __enter__(self) -> Service:
-        return self.start()
+        return self if self.proc is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -192,9 +197,12 @@ class BurstResult:
     failed: int
     wall_seconds: float
     statuses: dict[str, int]
+    failure_samples: list[str]
 
 
-async def _one_request(port: int, path: str, headers: Mapping[str, str], timeout: float) -> str:
+async def _one_request(
+    port: int, path: str, headers: Mapping[str, str], timeout: float
+) -> tuple[str, str]:
     reader, writer = await asyncio.wait_for(
         asyncio.open_connection("127.0.0.1", port), timeout=timeout
     )
@@ -212,7 +220,9 @@ async def _one_request(port: int, path: str, headers: Mapping[str, str], timeout
             pass
     status_line = data.split(b"\r\n", 1)[0].decode("latin-1")
     parts = status_line.split(" ")
-    return parts[1] if len(parts) > 1 else "no_answer"
+    status = parts[1] if len(parts) > 1 else "no_answer"
+    body = data.partition(b"\r\n\r\n")[2][:300].decode("utf-8", "replace")
+    return status, body
 
 
 async def _burst(
@@ -225,11 +235,17 @@ async def _burst(
     )
     wall = time.monotonic() - start
     statuses: dict[str, int] = {}
+    samples: list[str] = []
     for result in results:
-        key = result if isinstance(result, str) else type(result).__name__
+        if isinstance(result, BaseException):
+            key, body = type(result).__name__, str(result)
+        else:
+            key, body = result
         statuses[key] = statuses.get(key, 0) + 1
+        if key != "200" and len(samples) < 3:
+            samples.append(f"{key} {body}")
     ok = statuses.get("200", 0)
-    return BurstResult(ok=ok, failed=count - ok, wall_seconds=wall, statuses=statuses)
+    return BurstResult(ok, count - ok, wall, statuses, samples)
 
 
 def burst(

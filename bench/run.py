@@ -76,6 +76,8 @@ class Context:
     prefix: str
     logs: Path
     upstream: Service
+    app_dir: Path = REPO_ROOT
+    """Where ``app.py`` is served from (another checkout, to compare a change side by side)."""
 
 
 # --- starting the four configurations -------------------------------------------------------
@@ -129,9 +131,8 @@ def start_bridge(
     env = bridge_env(port, upstream, upstream, redis_url or ctx.redis_url, ctx.prefix, "bench")
     if worker_class:
         env["GUNICORN_WORKER_CLASS"] = worker_class
-    service = Service(
-        name, gunicorn_argv("app:app", port, ctx.workers), port, env=env, log_dir=ctx.logs
-    )
+    argv = gunicorn_argv("app:app", port, ctx.workers, chdir=ctx.app_dir)
+    service = Service(name, argv, port, env=env, log_dir=ctx.logs)
     service.start()
     return service, create_session(env)
 
@@ -505,6 +506,7 @@ def section_slow(ctx: Context) -> dict[str, Any]:
             "failed": result.failed,
             "wall_s": result.wall_seconds,
             "statuses": result.statuses,
+            "failure_samples": result.failure_samples,
         }
     out["procfile"] = out["by_worker_class"].get(procfile_class)
     return out
@@ -540,7 +542,7 @@ def section_login(ctx: Context) -> dict[str, Any]:
     ui, api = f"http://127.0.0.1:{ui_port}", f"http://127.0.0.1:{api_port}"
     env = bridge_env(bridge_port, ui, api, ctx.redis_url, ctx.prefix, client_id)
     env["OAUTH_BRIDGE_RATE_LIMIT_ENABLED"] = "false"  # one client address signs in many times
-    argv = gunicorn_argv("app:app", bridge_port, ctx.workers)
+    argv = gunicorn_argv("app:app", bridge_port, ctx.workers, chdir=ctx.app_dir)
     bridge = Service("c_bridge_login", argv, bridge_port, env=env, log_dir=ctx.logs)
     with emulator:
         harness.wait_port(api_port, 30)
@@ -640,6 +642,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 2, 4))
     parser.add_argument("--json-out", type=Path, help="also write the JSON report here")
+    parser.add_argument("--log-dir", type=Path, help="keep the servers' logs here")
+    parser.add_argument(
+        "--app-dir", type=Path, default=REPO_ROOT, help="serve app:app from this checkout"
+    )
     parser.add_argument(
         "--only", default="12345", help="sections to run, e.g. 13 (default: all five)"
     )
@@ -648,7 +654,8 @@ def main(argv: list[str] | None = None) -> int:
     prefix = f"oauth_bridge_bench:{uuid.uuid4().hex[:12]}:"
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="oauth-bridge-bench-") as tmp:
-        logs = Path(tmp)
+        logs = Path(tmp) if args.log_dir is None else args.log_dir
+        logs.mkdir(parents=True, exist_ok=True)
         upstream_port = free_port()
         upstream = Service(
             "upstream",
@@ -661,7 +668,9 @@ def main(argv: list[str] | None = None) -> int:
             upstream_port,
             log_dir=logs,
         )
-        ctx = Context(sizes, args.workers, args.redis_url, prefix, logs, upstream)
+        ctx = Context(
+            sizes, args.workers, args.redis_url, prefix, logs, upstream, args.app_dir.resolve()
+        )
         report: dict[str, Any] = {
             "quick": args.quick,
             "workers": args.workers,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -118,9 +119,18 @@ def upstream_pool(app: Flask, settings: Settings) -> urllib3.PoolManager:
                     retries=False,
                 )
                 app.extensions[_EXTENSION_KEY] = pool
+                # Idle keep-alive sockets are closed when the app goes away (tests, the demo).
+                weakref.finalize(app, pool.clear)
     if not isinstance(pool, urllib3.PoolManager):
         raise TypeError(f"{_EXTENSION_KEY} holds {type(pool).__name__}, not a PoolManager")
     return pool
+
+
+def close_upstream_pool(app: Flask) -> None:
+    """Close the app's idle upstream connections (call when an app stops serving)."""
+    pool = app.extensions.pop(_EXTENSION_KEY, None)
+    if isinstance(pool, urllib3.PoolManager):
+        pool.clear()
 
 
 # ----------------------------------------------------------------------------- checks
@@ -232,7 +242,7 @@ def _send(
     headers: dict[str, str],
     token: str,
 ) -> urllib3.BaseHTTPResponse:
-    pool = upstream_pool(current_app, settings)
+    pool = upstream_pool(current_app._get_current_object(), settings)  # type: ignore[attr-defined]
     started = time.monotonic()
     try:
         response = pool.urlopen(

@@ -337,15 +337,30 @@ def forward(target: Target) -> Response:
     return to_browser(upstream)
 
 
+@bp.before_app_request
+def guard_api() -> None:
+    """CSRF, Origin and path rules for every ``/api/`` request, before routing answers.
+
+    Runs before Werkzeug's routing exceptions are raised, so ``/api/4.0//host`` (which the router
+    would answer with a redirect to a merged path) or an unknown method is refused as hostile
+    first. Preflights (OPTIONS) are left to flask-cors: they carry no credentials and are never
+    forwarded.
+    """
+    if request.method == "OPTIONS" or not request.path.startswith("/api/"):
+        return
+    require_csrf()
+    raw = _raw_request_path()
+    if request.path.startswith(API_PREFIX) or raw.startswith(API_PREFIX):
+        validate_api_path(request.path[len(API_PREFIX) :], raw[len(API_PREFIX) :])
+
+
 @bp.route(f"{API_PREFIX}<path:path>", methods=METHODS)
 def api(path: str) -> Response:
-    require_csrf()
     return forward(target_from_route(path))
 
 
 @bp.route(PROXY_SESSION_PATH, methods=METHODS)
 def proxy_session() -> Response:
-    require_csrf()
     settings = get_services().settings
     if _raw_query():
         raise InvalidPath("ProxySession requests carry their query inside X-Forwarded-For.")

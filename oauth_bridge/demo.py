@@ -255,8 +255,10 @@ class DemoStack:
 
     def _close_store(self) -> None:
         if self.bridge_app is not None:
+            from oauth_bridge.proxy import close_upstream_pool
             from oauth_bridge.services import EXTENSION_KEY
 
+            close_upstream_pool(self.bridge_app)
             services = self.bridge_app.extensions[EXTENSION_KEY]
             services.looker.close()
             services.store.close()

@@ -263,7 +263,7 @@ def _with_query(url: str, **params: str) -> str:
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign-in failed</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem">
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto">
 <h1>Sign-in did not complete</h1><p>{message}</p>
 <p><a href="{login_url}">Start again</a></p></body></html>"""
 

@@ -31,10 +31,20 @@ def _demo(args: argparse.Namespace) -> int:
 def _emulator(args: argparse.Namespace) -> int:
     from oauth_bridge.emulator import EmulatorConfig, serve_forever
 
+    apps = []
+    for entry in args.client_app or ():
+        guid, separator, redirect_uri = entry.partition("=")
+        if not separator or not guid or not redirect_uri:
+            print(f"error: --client-app wants GUID=REDIRECT_URI, got {entry!r}", file=sys.stderr)
+            return 2
+        apps.append((guid, redirect_uri))
     config = EmulatorConfig(
         token_ttl=args.token_ttl,
         refresh_rotation=not args.no_refresh_rotation,
+        refresh_enabled=not args.no_refresh,
+        api_delay=args.api_delay,
         cors_origins=tuple(args.cors_origin or ()),
+        client_apps=tuple(apps),
     )
     api_port = args.api_port if args.api_port is not None else args.port + 1
     serve_forever(config, args.host, args.port, api_port)
@@ -105,7 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-refresh-rotation", action="store_true", help="keep refresh tokens on refresh"
     )
     emulator.add_argument(
+        "--no-refresh", action="store_true", help="refuse refresh grants (expiry testing)"
+    )
+    emulator.add_argument(
+        "--api-delay", type=float, default=0.0, metavar="SECONDS", help="slow API answers"
+    )
+    emulator.add_argument(
         "--cors-origin", action="append", metavar="ORIGIN", help="embed allowlist entry"
+    )
+    emulator.add_argument(
+        "--client-app",
+        action="append",
+        metavar="GUID=URI",
+        help="OAuth client app registered at start (repeatable)",
     )
     emulator.set_defaults(handler=_emulator)
 

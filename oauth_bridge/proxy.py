@@ -13,6 +13,7 @@ real target URL travels in ``X-Forwarded-For`` and the request goes to the proxy
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import weakref
@@ -299,6 +300,12 @@ def _discard(upstream: urllib3.BaseHTTPResponse) -> None:
 
 
 def to_browser(upstream: urllib3.BaseHTTPResponse) -> Response:
+    """The upstream answer for the browser: allowlisted headers, body streamed as it comes."""
+    lengths = upstream.headers.getlist("Content-Length")
+    if len(lengths) > 1 or (lengths and not re.fullmatch(r"[0-9]{1,18}", lengths[0].strip())):
+        upstream.close()  # http.client would read such a body "until close"; refuse it instead
+        log.warning("Looker sent an unusable Content-Length")
+        raise UpstreamError()
     headers = [
         (name, value)
         for name, value in upstream.headers.items()
@@ -307,10 +314,9 @@ def to_browser(upstream: urllib3.BaseHTTPResponse) -> Response:
     if request.method == "HEAD":
         _discard(upstream)
         return Response(b"", status=upstream.status, headers=headers)
-    response = Response(
+    return Response(
         _stream(upstream), status=upstream.status, headers=headers, direct_passthrough=True
     )
-    return response
 
 
 def forward(target: Target) -> Response:

@@ -1,0 +1,172 @@
+"""What the proxy does with a Looker that misbehaves: garbage, hang-ups, redirects, cookies.
+
+A small raw-socket server plays the API host and answers each request with fixed bytes. The
+bridge is real; its session is created in the real Redis store (the token means nothing to this
+fake host, which only records that it was asked).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+
+from oauth_bridge.sessions import TokenSet, UserInfo
+from tests.fixtures.bridge import BridgeServer
+
+API = {"X-Looker-AppId": "upstream-test"}
+
+REDIRECT = (
+    b"HTTP/1.1 302 Found\r\nLocation: http://evil.example/steal\r\nContent-Length: 0\r\n"
+    b"Set-Cookie: looker=1; Path=/\r\n\r\n"
+)
+COOKIES = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+    b"Set-Cookie: looker_session=stolen; Path=/\r\nConnection: keep-alive, X-Secret\r\n"
+    b"X-Secret: internal\r\nKeep-Alive: timeout=5\r\nAccess-Control-Allow-Origin: *\r\n"
+    b"Server: looker\r\n\r\n{}"
+)
+
+
+class FakeLooker:
+    """Answers every request with ``answer`` (bytes, or None to hang up at once)."""
+
+    def __init__(self, answer: bytes | None) -> None:
+        self.answer = answer
+        self.requests: list[bytes] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.requests.append(data)
+                if self.answer is not None:
+                    conn.sendall(self.answer)
+                    time.sleep(0.05)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.fixture
+def fake_looker() -> Iterator[Callable[[bytes | None], FakeLooker]]:
+    started: list[FakeLooker] = []
+
+    def start(answer: bytes | None) -> FakeLooker:
+        started.append(FakeLooker(answer))
+        return started[-1]
+
+    yield start
+    for fake in started:
+        fake.close()
+
+
+def session_cookie(bridge: BridgeServer) -> dict[str, str]:
+    store = bridge.app.extensions["oauth_bridge"].store
+    cookie, _ = store.create(
+        UserInfo(id="2", display_name="Analyst", email="analyst@example.com"),
+        TokenSet(access_token="a" * 44, refresh_token="r" * 44, expires_at=time.time() + 3600),
+    )
+    return {bridge.settings.cookie_name: cookie}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"THIS IS NOT HTTP\r\n\r\n",
+        b"HTTP/1.1 abc Broken\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n",
+        None,
+    ],
+    ids=["not-http", "bad-status", "bad-length", "hang-up"],
+)
+def test_unusable_answers_are_502_json(
+    bridge_factory: Callable[..., BridgeServer],
+    fake_looker: Callable[[bytes | None], FakeLooker],
+    answer: bytes | None,
+) -> None:
+    fake = fake_looker(answer)
+    bridge = bridge_factory(looker_api_url=fake.url)
+    with requests.get(
+        f"{bridge.url}/api/4.0/user",
+        headers={**API, "Origin": bridge.spa_origin},
+        cookies=session_cookie(bridge),
+        timeout=20,
+    ) as response:
+        assert response.status_code == 502
+        assert response.json()["error"] == "looker_unavailable"
+        assert response.headers["Access-Control-Allow-Origin"] == bridge.spa_origin
+    assert len(fake.requests) == 1  # asked once, not retried
+    assert fake.requests[0].startswith(b"GET /api/4.0/user HTTP/1.1\r\n")
+    assert b"\r\nAuthorization: Bearer " + b"a" * 44 in fake.requests[0]
+
+
+def test_redirects_are_not_followed_nor_passed_on(
+    bridge_factory: Callable[..., BridgeServer],
+    fake_looker: Callable[[bytes | None], FakeLooker],
+) -> None:
+    fake = fake_looker(REDIRECT)
+    bridge = bridge_factory(looker_api_url=fake.url)
+    with requests.post(
+        f"{bridge.url}/api/4.0/looks",
+        headers=API,
+        json={"title": "x"},
+        cookies=session_cookie(bridge),
+        timeout=20,
+        allow_redirects=False,
+    ) as response:
+        assert response.status_code == 302
+        assert "Location" not in response.headers
+        assert "Set-Cookie" not in response.headers
+    assert len(fake.requests) == 1
+
+
+def test_upstream_cookies_and_hop_by_hop_headers_stay_behind(
+    bridge_factory: Callable[..., BridgeServer],
+    fake_looker: Callable[[bytes | None], FakeLooker],
+) -> None:
+    fake = fake_looker(COOKIES)
+    bridge = bridge_factory(looker_api_url=fake.url)
+    with requests.get(
+        f"{bridge.url}/api/4.0/user",
+        headers={**API, "Origin": "http://evil.example"},
+        cookies=session_cookie(bridge),
+        timeout=20,
+    ) as response:
+        assert response.status_code == 403  # the foreign origin never got this far
+    with requests.get(
+        f"{bridge.url}/api/4.0/user",
+        headers={**API, "Origin": bridge.spa_origin},
+        cookies=session_cookie(bridge),
+        timeout=20,
+    ) as response:
+        assert response.status_code == 200
+        assert response.json() == {}
+        assert "Set-Cookie" not in response.headers
+        assert "X-Secret" not in response.headers
+        assert "Keep-Alive" not in response.headers
+        assert response.headers.get("Server", "").lower() != "looker"
+        assert response.headers["Access-Control-Allow-Origin"] == bridge.spa_origin
+    assert len(fake.requests) == 1

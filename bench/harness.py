@@ -100,6 +100,20 @@ class Service:
                 found.append(int(stat.parent.name))
         return found
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process and its workers so far."""
+        if self.proc is None:
+            return 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in [self.proc.pid, *self.child_pids()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        return total / ticks
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = None

@@ -274,7 +274,10 @@ def _callback_error(error: BridgeError) -> BaseResponse:
     response = Response(body, status=error.status, mimetype="text/html")
     for name, value in error.headers.items():
         response.headers[name] = value
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    # frame-ancestors does not fall back to default-src: without it, CSP allows any framing.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    )
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -586,11 +586,17 @@ def section_login(ctx: Context) -> dict[str, Any]:
     with emulator:
         harness.wait_port(api_port, 30)
         with bridge:
+            cpu_before = bridge.cpu_seconds(), emulator.cpu_seconds()
             result = signin.measure(
                 f"http://localhost:{bridge_port}",
                 ctx.sizes.login_seconds,
                 ctx.sizes.login_concurrency,
             )
+            count = max(1, result["sign_ins"] + ctx.sizes.login_concurrency)
+            result["cpu_ms_per_sign_in"] = {
+                "bridge": 1000 * (bridge.cpu_seconds() - cpu_before[0]) / count,
+                "emulator": 1000 * (emulator.cpu_seconds() - cpu_before[1]) / count,
+            }
     result["note"] = (
         "browsers already signed in to the emulator; each sign-in is /auth/login -> emulator "
         "/auth -> /auth/callback (code exchange, new session) -> /auth/session"

@@ -258,20 +258,20 @@ def section_overhead(ctx: Context) -> dict[str, Any]:
                 v["cpu_us_per_request"] for v in levels.values()
             )
     finally:
-        for service in (peer, bridge, minimal):
-            if service is not None:
-                service.stop()
+        for running in (peer, bridge, minimal):
+            if running is not None:
+                running.stop()
 
     configs = results["configs"]
     ratios: dict[str, dict[str, float]] = {}
-    for level in map(str, ctx.sizes.levels):
-        c = configs["c_bridge"][level]
-        ratios[level] = {
-            "c_over_b_rps": c["rps"] / configs["b_minimal_proxy"][level]["rps"],
-            "c_over_a_rps": c["rps"] / configs["a_direct"][level]["rps"],
-            "c_over_d_rps": c["rps"] / configs["d_node_peer"][level]["rps"],
-            "c_minus_b_p50_ms": c["p50_ms"] - configs["b_minimal_proxy"][level]["p50_ms"],
-            "c_minus_d_p50_ms": c["p50_ms"] - configs["d_node_peer"][level]["p50_ms"],
+    for level_name in map(str, ctx.sizes.levels):
+        c = configs["c_bridge"][level_name]
+        ratios[level_name] = {
+            "c_over_b_rps": c["rps"] / configs["b_minimal_proxy"][level_name]["rps"],
+            "c_over_a_rps": c["rps"] / configs["a_direct"][level_name]["rps"],
+            "c_over_d_rps": c["rps"] / configs["d_node_peer"][level_name]["rps"],
+            "c_minus_b_p50_ms": c["p50_ms"] - configs["b_minimal_proxy"][level_name]["p50_ms"],
+            "c_minus_d_p50_ms": c["p50_ms"] - configs["d_node_peer"][level_name]["p50_ms"],
         }
     cpu = results["cpu_us_per_request"]
     results["cpu_ratios"] = {
@@ -310,7 +310,7 @@ def monitor_client_commands(
     """Count commands sent by clients (not by Lua scripts) that touch the bench's keys."""
     client = redis.Redis.from_url(url)
     try:
-        with client.monitor() as monitor:
+        with client.monitor() as monitor:  # type: ignore[no-untyped-call]
             while not stop.is_set():
                 command = monitor.next_command()
                 text = str(command.get("command", ""))

@@ -6,13 +6,21 @@ normalise or refuse exactly the hostile request lines (dot segments, CR/LF, NUL)
 
 from __future__ import annotations
 
+import dataclasses
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
+from werkzeug.serving import make_server
 
+from oauth_bridge.factory import create_app
 from tests.fixtures.bridge import BridgeServer
+from tests.fixtures.redis_fixtures import free_port
 
 CSRF = {"X-Looker-AppId": "oauth-bridge-security-tests"}
 
@@ -98,3 +106,83 @@ def keys(client: redis.Redis, prefix: str, kind: str = "") -> list[bytes]:
 def api_calls(bridge: BridgeServer) -> int:
     """How many requests the emulator's API host has seen so far (its request log)."""
     return bridge.emulator.state.request_count
+
+
+# --------------------------------------------------------------------------- several bridges
+@contextmanager
+def sibling_bridge(bridge: BridgeServer, **changes: Any) -> Iterator[BridgeServer]:
+    """A second bridge app, in this process on its own port, with ``bridge``'s settings changed.
+
+    It shares the first bridge's Redis prefix, client id, redirect URI and (unless changed) key
+    ring, as a second instance behind the same router would. (The ``bridge_factory`` fixture
+    registers a client app per bridge and the emulator refuses a second registration.)
+    """
+    settings = dataclasses.replace(bridge.settings, **changes)
+    port = free_port()
+    app = create_app(settings)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="sibling-bridge", daemon=True)
+    thread.start()
+    sibling = BridgeServer(
+        url=f"http://localhost:{port}",
+        app=app,
+        settings=settings,
+        emulator=bridge.emulator,
+        redis_prefix=settings.redis_key_prefix,
+        spa_origin=bridge.spa_origin,
+        server=server,
+        thread=thread,
+    )
+    try:
+        yield sibling
+    finally:
+        sibling.stop()
+
+
+def assert_store_consistent(client: redis.Redis, prefix: str) -> None:
+    """Nothing half-written: every session is indexed under its user, every key expires, no
+    refresh lock is left behind, and every index entry points at a live session or is expired."""
+    sessions = {key.decode()[len(prefix) + 2 :] for key in keys(client, prefix, "s:")}
+    indexed: set[str] = set()
+    for index in keys(client, prefix, "u:"):
+        indexed |= {member.decode() for member in client.zrange(index, 0, -1)}
+    assert sessions <= indexed, sessions - indexed
+    assert keys(client, prefix, "l:") == []
+    for key in keys(client, prefix):
+        assert client.pttl(key) > 0, f"{key!r} never expires"
+
+
+# --------------------------------------------------------------------------- a junk "Looker"
+class JunkServer:
+    """A raw-socket server that answers every connection with fixed bytes and hangs up."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.connections = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.port = int(self._sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="junk-server", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                self.connections += 1
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(self.payload)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()

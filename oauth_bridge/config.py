@@ -41,6 +41,8 @@ class Settings:
     """Unset means the in-memory store, for the demo only."""
     redis_key_prefix: str = "oauth_bridge:"
     redis_socket_timeout: float = 2.0
+    redis_max_connections: int = 64
+    """Redis connections per worker process; requests beyond wait up to the socket timeout."""
     cors_origins: tuple[str, ...] = ()
     cookie_secure: bool = True
     cookie_samesite: str = "Lax"
@@ -211,6 +213,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     readers = {
         "REDIS_KEY_PREFIX": ("redis_key_prefix", lambda n, v: v),
         "REDIS_SOCKET_TIMEOUT": ("redis_socket_timeout", _positive_float),
+        "REDIS_MAX_CONNECTIONS": ("redis_max_connections", _positive_int),
         "COOKIE_SECURE": ("cookie_secure", _bool),
         "COOKIE_SAMESITE": ("cookie_samesite", _samesite),
         "SESSION_IDLE_TIMEOUT": ("session_idle_timeout", _positive_int),

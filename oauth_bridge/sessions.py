@@ -741,8 +741,13 @@ def redis_client(settings: Settings) -> redis.Redis:
     """
     assert settings.redis_url is not None  # noqa: S101 - callers check first
     timeout = settings.redis_socket_timeout
-    return redis.Redis.from_url(
+    # A blocking pool: under a burst (gevent runs hundreds of requests per worker) a request
+    # waits up to the socket timeout for a free connection, where redis-py's default pool
+    # would fail at once with MaxConnectionsError past its limit.
+    pool = redis.BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         health_check_interval=30,
@@ -750,6 +755,7 @@ def redis_client(settings: Settings) -> redis.Redis:
         retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
         decode_responses=False,
     )
+    return redis.Redis(connection_pool=pool)
 
 
 def build_store(settings: Settings) -> SessionStore:

@@ -673,6 +673,9 @@ def print_table(report: dict[str, Any]) -> None:
         )
     s4 = report.get("4_slow_upstream", {})
     for cls, v in s4.get("by_worker_class", {}).items():
+        if "error" in v:
+            print(f"4. slow upstream, {cls:7}: not measured ({v['error']})")
+            continue
         print(
             f"4. slow upstream, {cls:7}: {v['succeeded']}/{s4['requests']} in {v['wall_s']:.2f} s"
         )

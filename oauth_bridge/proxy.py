@@ -280,13 +280,19 @@ def _fail(started: float, exc: BaseException) -> None:
 
 
 def _stream(upstream: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
-    """Chunks as they arrive; the connection goes back to the pool only when fully read."""
+    """Chunks as they arrive; the connection goes back to the pool only when fully read.
+
+    If Looker breaks off mid-answer the error propagates, so the server aborts the connection
+    instead of ending a chunked body cleanly: the browser sees a failed download, never a
+    silently truncated one.
+    """
     complete = False
     try:
         yield from upstream.stream(CHUNK_SIZE, decode_content=False)
         complete = True
     except (HTTPError, OSError) as exc:
         log.warning("Looker stream broke off: %s", type(exc).__name__)
+        raise
     finally:
         if complete:
             upstream.release_conn()

@@ -170,3 +170,25 @@ def test_upstream_cookies_and_hop_by_hop_headers_stay_behind(
         assert response.headers.get("Server", "").lower() != "looker"
         assert response.headers["Access-Control-Allow-Origin"] == bridge.spa_origin
     assert len(fake.requests) == 1
+
+
+def test_an_answer_broken_off_midway_fails_visibly(
+    bridge_factory: Callable[..., BridgeServer],
+    fake_looker: Callable[[bytes | None], FakeLooker],
+) -> None:
+    """A truncated chunked body must not reach the browser as a complete one."""
+    fake = fake_looker(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"6\r\na,b,c\n\r\n"
+    )
+    bridge = bridge_factory(looker_api_url=fake.url)
+    with requests.get(
+        f"{bridge.url}/api/4.0/looks/1/run/csv",
+        headers=API,
+        cookies=session_cookie(bridge),
+        timeout=20,
+        stream=True,
+    ) as response:
+        assert response.status_code == 200
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            response.content  # noqa: B018 - reading the body is the point

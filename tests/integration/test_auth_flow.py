@@ -353,3 +353,37 @@ def test_redis_down_answers_503_and_recovers(
     assert http.get(f"{bridge.url}/auth/session", timeout=10).status_code == 401
     again = sign_in(bridge, *SEED_USERS["analyst"])
     assert again.get(f"{bridge.url}/auth/session", timeout=10).status_code == 200
+
+
+def test_token_mediation_is_off_by_default(bridge: BridgeServer) -> None:
+    http = sign_in_as(bridge, "analyst")
+    response = http.get(f"{bridge.url}/auth/token", headers=API_HEADERS, timeout=10)
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+    assert "access_token" not in response.text
+
+
+def test_token_mediation_hands_out_the_current_token_under_csrf_rules(
+    bridge_factory: Callable[..., BridgeServer],
+) -> None:
+    bridge = bridge_factory(token_mediation=True)
+    http = sign_in_as(bridge, "analyst")
+    assert http.get(f"{bridge.url}/auth/token", timeout=10).status_code == 403
+    foreign = http.get(
+        f"{bridge.url}/auth/token",
+        headers={**API_HEADERS, "Origin": "https://evil.example"},
+        timeout=10,
+    )
+    assert foreign.status_code == 403
+    assert "access_token" not in foreign.text
+    response = http.get(f"{bridge.url}/auth/token", headers=API_HEADERS, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert 0 < body["expires_in"] <= 3600
+    assert body["access_token"] == session_record(bridge, http).tokens.access_token
+    assert looker_user_status(bridge, body["access_token"]) == 200
+    assert (
+        requests.get(f"{bridge.url}/auth/token", headers=API_HEADERS, timeout=10).status_code == 401
+    )

@@ -30,7 +30,7 @@ from oauth_bridge.looker import TokenRequestRejected
 from oauth_bridge.security import require_csrf, validate_return_to
 from oauth_bridge.services import get_services
 from oauth_bridge.sessions import PendingLogin
-from oauth_bridge.tokens import LOGIN_URL, not_authenticated
+from oauth_bridge.tokens import LOGIN_URL
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +118,9 @@ def callback() -> BaseResponse:
 
     previous = request.cookies.get(settings.cookie_name)
     try:
-        cookie_value, _record = services.store.create(user, tokens)
         if previous:
             _end_previous_session(previous)
+        cookie_value, _record = services.store.create(user, tokens)
     except StoreUnavailable as exc:
         services.looker.revoke(tokens.access_token)
         return _callback_error(exc)
@@ -207,12 +207,11 @@ def token() -> BaseResponse:
         raise NotFound("Token mediation is turned off on this bridge.")
     require_csrf()
     active = services.tokens.current_session()
-    access_token = services.tokens.access_token(active)
-    current = services.store.load(active.cookie_value)
-    if current is None:
-        raise not_authenticated()
-    expires_in = max(0, int(current.tokens.expires_at - time.time()))
-    return jsonify({"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in})
+    tokens = services.tokens.fresh_tokens(active)
+    expires_in = max(0, int(tokens.expires_at - time.time()))
+    return jsonify(
+        {"access_token": tokens.access_token, "token_type": "Bearer", "expires_in": expires_in}
+    )
 
 
 def _return_origins() -> tuple[str, ...]:

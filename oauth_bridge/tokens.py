@@ -59,19 +59,23 @@ class TokenManager:
 
     def access_token(self, active: ActiveSession) -> str:
         """A token Looker should accept; refreshed first when it is about to expire."""
+        return self.fresh_tokens(active).access_token
+
+    def fresh_tokens(self, active: ActiveSession) -> TokenSet:
+        """The session's tokens, refreshed first when the access token is about to expire."""
         tokens = active.record.tokens
         if not self.needs_refresh(tokens):
-            return tokens.access_token
+            return tokens
         return self._refresh(active, stale_token=tokens.access_token)
 
     def refresh_rejected(self, active: ActiveSession, rejected_token: str) -> str:
         """Looker said 401 to a token we thought valid: refresh once, or end the session."""
-        return self._refresh(active, stale_token=rejected_token)
+        return self._refresh(active, stale_token=rejected_token).access_token
 
     def end_session(self, active: ActiveSession) -> SessionRecord | None:
         return self.store.delete(active.cookie_value)
 
-    def _refresh(self, active: ActiveSession, stale_token: str) -> str:
+    def _refresh(self, active: ActiveSession, stale_token: str) -> TokenSet:
         session_id = active.record.session_id
         with self.store.refresh_lock(session_id, self.settings.refresh_lock_timeout) as acquired:
             if not acquired:
@@ -81,7 +85,7 @@ class TokenManager:
                 raise not_authenticated("Your session has ended; sign in again.")
             tokens = current.tokens
             if tokens.access_token != stale_token and not self.needs_refresh(tokens):
-                return tokens.access_token  # another request refreshed while we waited
+                return tokens  # another request refreshed while we waited
             if not tokens.refresh_token:
                 self.store.delete(active.cookie_value)
                 raise not_authenticated("Your Looker session has expired; sign in again.")
@@ -98,4 +102,4 @@ class TokenManager:
                 # Signed out while we refreshed: the new token must not outlive the session.
                 self.looker.revoke(fresh.access_token)
                 raise not_authenticated("Your session has ended; sign in again.")
-            return str(fresh.access_token)
+            return fresh

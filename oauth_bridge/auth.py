@@ -107,13 +107,17 @@ def callback() -> BaseResponse:
         return _callback_error(InvalidLoginState("Looker sent no authorization code."))
     try:
         tokens = services.looker.exchange_code(code, pending.code_verifier)
-        user = services.looker.current_user(tokens.access_token)
     except TokenRequestRejected as exc:
         log.info("authorization code refused by Looker: %s", exc.error)
         return _callback_error(
             InvalidLoginState("Looker refused this sign-in; please start again.")
         )
     except UpstreamError as exc:
+        return _callback_error(exc)
+    try:
+        user = services.looker.current_user(tokens.access_token)
+    except UpstreamError as exc:
+        services.looker.revoke(tokens.access_token)  # no session will hold it
         return _callback_error(exc)
 
     previous = request.cookies.get(settings.cookie_name)

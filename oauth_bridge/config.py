@@ -123,24 +123,23 @@ def _bool(name: str, value: str) -> bool:
     raise ConfigError(f"{ENV_PREFIX}{name} must be true or false, got {value!r}")
 
 
-def _positive_int(name: str, value: str) -> int:
+def _whole_number(name: str, value: str, minimum: int) -> int:
     try:
         number = int(value)
     except ValueError:
         raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number, got {value!r}") from None
-    if number <= 0:
-        raise ConfigError(f"{ENV_PREFIX}{name} must be positive, got {number}")
+    if number < minimum:
+        rule = "be positive" if minimum == 1 else f"be at least {minimum}"
+        raise ConfigError(f"{ENV_PREFIX}{name} must {rule}, got {number}")
     return number
+
+
+def _positive_int(name: str, value: str) -> int:
+    return _whole_number(name, value, minimum=1)
 
 
 def _non_negative_int(name: str, value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number, got {value!r}") from None
-    if number < 0:
-        raise ConfigError(f"{ENV_PREFIX}{name} must not be negative, got {number}")
-    return number
+    return _whole_number(name, value, minimum=0)
 
 
 def _positive_float(name: str, value: str) -> float:

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from oauth_bridge.emulator.api40 import bearer_token, create_api40
+from oauth_bridge.emulator.api40 import bearer_token, create_api40, read_json
 from oauth_bridge.emulator.errors import LookerError, invalid, not_found, unauthenticated
 from oauth_bridge.emulator.state import EmulatorState, OAuthError, RequestRecord
 
@@ -139,7 +139,7 @@ def _oauth_error(error: OAuthError) -> Response:
 def _token_endpoint(state: EmulatorState) -> Response:
     """``POST /api/token``: JSON body as Looker's SDKs send it (sdk-rtl ``oauthSession.ts``);
     form-encoded is taken too, as Looker's documentation does not say it is refused."""
-    body: Any = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    body: Any = read_json() if request.is_json else request.form.to_dict()
     if not isinstance(body, dict):
         return _oauth_error(OAuthError("invalid_request", "The body must be a JSON object."))
     grant_type = body.get("grant_type")
@@ -193,7 +193,7 @@ def _control_routes(app: Flask, state: EmulatorState) -> None:
 
     @app.post("/_emulator/config")
     def config() -> Response:
-        body = request.get_json(silent=True)
+        body = read_json()
         if not isinstance(body, dict):
             raise invalid("body", "Send a JSON object.", code="missing")
         for name, value in body.items():

@@ -41,8 +41,17 @@ def authenticate(state: EmulatorState) -> tuple[User, AccessRecord]:
     return found
 
 
+def read_json() -> Any:
+    """Flask's silent JSON parse, also silent for bodies nested too deep for Python's parser
+    (json raises RecursionError there, not ValueError, and a 500 is not what Looker answers)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
 def json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    body = read_json()
     if not isinstance(body, dict):
         raise invalid("body", "The request body must be a JSON object.", code="missing")
     return body

@@ -472,6 +472,11 @@ class EmulatorState:
                 self._revoke_grant(record.grant_id)
             return True
 
+    def revoke_access_token(self, access_token: str) -> bool:
+        """Forget one access token but keep its refresh token, as an early expiry would."""
+        with self.lock:
+            return self._access.pop(_digest(access_token), None) is not None
+
     def _revoke_grant(self, grant_id: str) -> None:
         for key in [k for k, r in self._access.items() if r.grant_id == grant_id]:
             del self._access[key]

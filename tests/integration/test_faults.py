@@ -7,7 +7,6 @@ be lost or left half-written (:func:`assert_store_consistent`).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import threading
@@ -294,14 +293,8 @@ def test_junk_from_the_api_host_is_a_502_json_on_the_proxy(
 
 # --------------------------------------------------------------------------- revoked at Looker
 def revoke_access_token_only(emulator: EmulatorServer, access_token: str) -> None:
-    """Looker forgets one access token but keeps its refresh token (e.g. an early expiry).
-
-    The emulator has no public call for this, so the test reaches into its token table, which
-    is keyed by the SHA-256 hex digest of the token (``EmulatorState._digest``).
-    """
-    state: Any = emulator.state
-    with state.lock:
-        del state._access[hashlib.sha256(access_token.encode()).hexdigest()]
+    """Looker forgets one access token but keeps its refresh token (e.g. an early expiry)."""
+    assert emulator.state.revoke_access_token(access_token)
 
 
 def stored_tokens(bridge: BridgeServer, http: requests.Session) -> Any:

@@ -341,7 +341,7 @@ def test_body_at_the_limit_is_forwarded_whole(small_body_bridge: BridgeServer) -
     [
         ("application/json", b'{"title": '),
         ("application/json", b"\xff\xfe\x00garbage"),
-        ("application/json", b"[" * 500 + b"]" * 499),
+        ("application/json", b"[" * 5000 + b"]" * 4999),
         ("application/x-www-form-urlencoded", b"%%%=&&=%zz"),
         ("text/plain", b"\x00\x01\x02"),
     ],

@@ -17,7 +17,7 @@ from oauth_bridge import metrics
 from oauth_bridge.config import validate
 from oauth_bridge.errors import ConfigError, StoreUnavailable
 from oauth_bridge.services import get_services
-from oauth_bridge.sessions import RedisSessionStore, redis_client
+from oauth_bridge.sessions import RedisSessionStore, effective_key_prefix, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ def _session_counter() -> metrics.SessionCounter | None:
         counter = own
     elif isinstance(services.store, RedisSessionStore) and services.settings.redis_url:
         client = redis_client(services.settings)
-        counter = metrics.redis_session_counter(client, services.settings.redis_key_prefix)
+        prefix = effective_key_prefix(services.settings)
+        counter = metrics.redis_session_counter(client, prefix)
     current_app.extensions[_COUNTER_KEY] = counter
     return counter

@@ -2,9 +2,11 @@
 
 ``/auth/login`` and ``/auth/callback`` each allow ``RATE_LIMIT_LOGIN`` (a Flask-Limiter string such
 as ``30 per minute``) per client address; nothing else is limited (no ``default_limits``), since API
-calls are the user's own business with Looker. The counters live in the same Redis as the sessions,
-under ``{REDIS_KEY_PREFIX}rl:``, so two instances count together; without ``REDIS_URL`` they live in
-memory. If Redis goes away the limiter falls back to per-process memory counters until it is back.
+calls are the user's own business with Looker. The counters live in the same Redis as the sessions
+(any ``REDIS_URL`` form: one server, Sentinel or Cluster), under ``{REDIS_KEY_PREFIX}rl:``
+(hash-tagged on a cluster, like the session keys), so two instances count together; without
+``REDIS_URL`` they live in memory. If Redis goes away the limiter falls back to per-process memory
+counters until it is back.
 
 The client address is ``request.remote_addr``: behind a router set ``PROXY_FIX_HOPS`` so Werkzeug's
 ``ProxyFix`` puts the real client there; never read ``X-Forwarded-For`` here yourself.
@@ -24,6 +26,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import ConfigError, TooManyRequests
+from oauth_bridge.sessions import effective_key_prefix, parse_redis_url
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +40,49 @@ def client_address() -> str:
 
 
 def storage_uri(redis_url: str | None) -> str:
-    """The ``limits`` storage URI for a redis-py URL (``unix://`` is ``redis+unix://`` there)."""
+    """The ``limits`` storage URI for a ``REDIS_URL`` (checked by ``parse_redis_url``).
+
+    ``unix://`` is ``redis+unix://`` there; ``redis+sentinel://`` and ``redis+cluster://`` are
+    limits' own spellings (https://limits.readthedocs.io/en/stable/storage.html), except that
+    limits reads the whole path as the service name, so a ``/db`` suffix travels as an option
+    (:func:`storage_options`) instead.
+    """
     if redis_url is None:
         return "memory://"
+    target = parse_redis_url(redis_url)
+    if target.kind == "sentinel":
+        return redis_url.rstrip("/").rsplit("/", 1)[0] if _has_db(redis_url) else redis_url
     if redis_url.startswith("unix://"):
         return "redis+unix://" + redis_url.removeprefix("unix://")
     return redis_url
+
+
+def _has_db(sentinel_url: str) -> bool:
+    """Whether a sentinel URL ends in ``/service/db`` rather than ``/service``."""
+    path = sentinel_url.split("://", 1)[1].partition("/")[2].strip("/")
+    return "/" in path
+
+
+def storage_options(settings: Settings) -> dict[str, Any]:
+    """Options for limits' Redis storage: the session store's timeouts, prefix and database."""
+    if settings.redis_url is None:
+        return {}
+    timeout = settings.redis_socket_timeout
+    # Same timeouts as the session store: a slow Redis must not hold a worker.
+    options: dict[str, Any] = {
+        "key_prefix": f"{effective_key_prefix(settings)}rl",
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+    }
+    target = parse_redis_url(settings.redis_url)
+    if target.kind == "sentinel":
+        options |= {
+            "db": target.db,
+            # Count on the primary only: a replica lags, and a lagging count lets a burst through.
+            "use_replicas": False,
+            "sentinel_kwargs": {"socket_timeout": timeout, "socket_connect_timeout": timeout},
+        }
+    return options
 
 
 def _too_many(error: RateLimitExceeded) -> BaseResponse:
@@ -74,14 +114,7 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
             "OAUTH_BRIDGE_RATE_LIMIT_LOGIN must look like '30 per minute', "
             f"got {settings.rate_limit_login!r}"
         ) from None
-    options: dict[str, str | int] = {}
-    if settings.redis_url is not None:
-        # Same timeouts as the session store: a slow Redis must not hold a worker.
-        options = {
-            "key_prefix": f"{settings.redis_key_prefix}rl",
-            "socket_timeout": settings.redis_socket_timeout,  # type: ignore[dict-item]
-            "socket_connect_timeout": settings.redis_socket_timeout,  # type: ignore[dict-item]
-        }
+    options = storage_options(settings)
     try:
         limiter = Limiter(
             client_address,

@@ -8,7 +8,8 @@ and the demo can run several bridges in one process without "duplicated timeseri
 Several gunicorn workers: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory before start;
 prometheus_client then keeps values in shared files and ``/metrics`` aggregates every worker.
 
-Active sessions are counted with a bounded ``SCAN`` of ``{prefix}s:*`` (the session keys), cached
+Active sessions are counted with a bounded ``SCAN`` of ``{prefix}s:*`` (the session keys; every
+primary's on a Redis Cluster), cached
 for 15 s, because sessions end by Redis expiry and a counter maintained on create/delete would
 drift. The scan examines at most ``SCAN_BUDGET`` keys; when it stops early the gauge is a lower
 bound and ``oauth_bridge_active_sessions_truncated`` is 1.
@@ -33,6 +34,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from redis.cluster import RedisCluster
 
 log = logging.getLogger(__name__)
 
@@ -178,21 +180,36 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
-def redis_session_counter(client: redis.Redis, prefix: str) -> SessionCounter:
-    """Counts ``{prefix}s:*`` string keys with a bounded SCAN (see the module docstring)."""
+def redis_session_counter(client: redis.Redis | RedisCluster, prefix: str) -> SessionCounter:
+    """Counts ``{prefix}s:*`` string keys with a bounded SCAN (see the module docstring).
+
+    On a Redis Cluster SCAN walks one node's keyspace only, so every primary is scanned (replicas
+    hold copies); the budget is shared by all of them. ``prefix`` is the effective one
+    (hash-tagged on a cluster: ``sessions.effective_key_prefix``).
+    """
     pattern = _glob_escape(prefix) + "s:*"
 
+    def nodes() -> list[redis.Redis]:
+        if isinstance(client, RedisCluster):
+            primaries = client.get_primaries()  # type: ignore[no-untyped-call]
+            return [client.get_redis_connection(node) for node in primaries]
+        return [client]
+
     def count() -> tuple[int, bool]:
-        seen: set[bytes | str] = set()
-        cursor = 0
+        total = 0
         examined = 0
-        while True:
-            cursor, keys = client.scan(cursor=cursor, match=pattern, count=1000, _type="string")
-            seen.update(keys)
-            examined += 1000
-            if cursor == 0:
-                return len(seen), False
-            if examined >= SCAN_BUDGET:
-                return len(seen), True
+        for node in nodes():
+            seen: set[bytes | str] = set()  # SCAN may return a key twice on one node
+            cursor = 0
+            while True:
+                cursor, keys = node.scan(cursor=cursor, match=pattern, count=1000, _type="string")
+                seen.update(keys)
+                examined += 1000
+                if cursor == 0:
+                    break
+                if examined >= SCAN_BUDGET:
+                    return total + len(seen), True
+            total += len(seen)
+        return total, False
 
     return count

@@ -6,7 +6,8 @@ token manager only see the :class:`SessionStore` protocol. The browser holds the
 :class:`~oauth_bridge.crypto.TokenCipher` with that secret, so a Redis dump reveals no token, name
 or e-mail address (the Looker user id appears in the per-user index key, nothing else).
 
-Redis layout (``P`` is the configured prefix)::
+Redis layout (``P`` is ``REDIS_KEY_PREFIX``; on a Redis Cluster it is wrapped in a hash tag,
+``{P}``, so that every key below sits in one slot: see :func:`effective_key_prefix`)::
 
     P s:{session_id}      "{created_ms}:" + sealed record     PX sliding idle, never past max age
     P u:{user_id}         zset session_id -> absolute deadline (ms)   the per-user index
@@ -18,6 +19,7 @@ Loading a session is one round trip (a Lua script: GET, absolute-age check, slid
 Multi-key writes are one MULTI/EXEC transaction or one script, so nothing is ever half-written.
 Every connection problem surfaces as :class:`~oauth_bridge.errors.StoreUnavailable` (503) and the
 same store object works again once Redis is back (redis-py reconnects on the next command).
+``REDIS_URL`` names one server, a Sentinel-managed primary or a Cluster (:func:`parse_redis_url`).
 """
 
 from __future__ import annotations
@@ -34,21 +36,28 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import LockError
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from oauth_bridge.config import Settings
 from oauth_bridge.crypto import SECRET_BYTES, InvalidCiphertext, TokenCipher
-from oauth_bridge.errors import StoreUnavailable, TooManyRequests
+from oauth_bridge.errors import ConfigError, StoreUnavailable, TooManyRequests
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+
+RedisClient = redis.Redis | RedisCluster
+"""What the store and the metrics talk to: one server (or a Sentinel-managed primary, which is a
+``redis.Redis`` too), or a Redis Cluster."""
 
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 _TOO_MANY_PENDING = "Too many sign-ins are in progress in this browser; finish one first."
@@ -344,16 +353,17 @@ def _unavailable_as_503() -> Iterator[None]:
 class RedisSessionStore:
     """Sessions in Redis, shared by every bridge process.
 
-    ``client`` is any ``redis.Redis`` with ``decode_responses=False``: one from ``from_url``
-    (``redis://``, ``rediss://``, ``unix://``), or a Sentinel-managed primary from
-    ``redis.sentinel.Sentinel(...).master_for(name)`` for failover. Redis Cluster is not
-    supported: session key and user index sit in different slots, and they are written in one
-    transaction.
+    ``client`` is a ``redis.Redis`` (one server, or a Sentinel-managed primary) or a
+    ``redis.cluster.RedisCluster``, with ``decode_responses=False``; :func:`redis_client` builds
+    the right one from ``REDIS_URL``. On a cluster the prefix is hash-tagged (see
+    :func:`cluster_key_prefix`), so every key of the bridge sits in one slot and the
+    transactions and scripts below, which touch a session and its user index together, are
+    legal there (redis-py's cluster pipeline runs MULTI/EXEC only within one slot).
     """
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         cipher: TokenCipher,
         *,
         prefix: str,
@@ -365,7 +375,7 @@ class RedisSessionStore:
             raise ValueError("the session store needs a Redis client with decode_responses=False")
         self._client = client
         self._codec = _Codec(cipher, idle_timeout, max_age, clock)
-        self._prefix = prefix
+        self._prefix = cluster_key_prefix(prefix) if isinstance(client, RedisCluster) else prefix
         self._load = client.register_script(_LOAD_LUA)
         self._reseal = client.register_script(_RESEAL_LUA)
         self._put_pending = client.register_script(_PUT_PENDING_LUA)
@@ -731,39 +741,219 @@ class MemorySessionStore:
 
 # --- construction -------------------------------------------------------------------------
 
+_REDIS_URL_VAR = "OAUTH_BRIDGE_REDIS_URL"
+_PLAIN_SCHEMES = ("redis", "rediss", "unix")
+_DEFAULT_CLUSTER_TAG = "oauth_bridge"
 
-def redis_client(settings: Settings) -> redis.Redis:
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """A parsed ``REDIS_URL``: which topology, and where.
+
+    ``kind`` is ``"single"`` (``url`` is handed to redis-py's ``from_url``), ``"sentinel"``
+    (``nodes`` are the sentinels, ``service`` the monitored primary's name, ``db`` its database)
+    or ``"cluster"`` (``nodes`` are startup nodes; the client discovers the rest).
+    """
+
+    kind: str
+    url: str = ""
+    nodes: tuple[tuple[str, int], ...] = ()
+    service: str = ""
+    db: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def _bad_url(rule: str) -> ConfigError:
+    # Never echo the URL: it may carry a password.
+    return ConfigError(f"{_REDIS_URL_VAR} {rule}")
+
+
+def _nodes(netloc: str, what: str) -> tuple[tuple[str, int], ...]:
+    nodes: list[tuple[str, int]] = []
+    for location in netloc.split(","):
+        try:
+            parts = urlsplit("//" + location.strip())
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            host, port = None, None
+        if not host or port is None or parts.username or parts.password:
+            raise _bad_url(f"must list {what} as host:port[,host:port...]")
+        nodes.append((host, port))
+    return tuple(nodes)
+
+
+def parse_redis_url(url: str) -> RedisTarget:
+    """Check ``REDIS_URL`` at start and say which topology it names.
+
+    Forms: ``redis://``, ``rediss://``, ``unix://`` (redis-py ``from_url``);
+    ``redis+sentinel://[[user]:password@]host:port[,host:port]/service_name[/db]``;
+    ``redis+cluster://[[user]:password@]host:port[,host:port]``. The two ``+`` schemes are the
+    spellings of the ``limits`` library (https://limits.readthedocs.io/en/stable/storage.html),
+    so one URL configures both the session store and the rate limiter. Anything else raises
+    :class:`ConfigError` naming the variable.
+    """
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise _bad_url("must be a URL such as redis://host:6379/0")
+    if scheme in _PLAIN_SCHEMES:
+        try:
+            redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
+        except ValueError:
+            raise _bad_url(
+                "is not a URL redis-py accepts (redis://, rediss:// or unix://)"
+            ) from None
+        db_path = urlsplit(url).path.strip("/") if scheme != "unix" else ""
+        if db_path and not db_path.isdigit():  # redis-py would silently use db 0
+            raise _bad_url("database (the URL's path) must be a whole number")
+        return RedisTarget("single", url=url)
+    if scheme not in ("redis+sentinel", "redis+cluster"):
+        raise _bad_url(
+            "must start with redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://"
+        )
+    netloc, _, path = rest.partition("/")
+    if "?" in url or "#" in url:
+        raise _bad_url(f"takes no query or fragment in the {scheme}:// form")
+    userinfo, at, hosts = netloc.rpartition("@")
+    username = password = None
+    if at:
+        user, colon, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if colon else None
+    if scheme == "redis+cluster":
+        if path.strip("/"):
+            raise _bad_url("in the redis+cluster:// form names no database (cluster uses db 0)")
+        nodes = _nodes(hosts, "cluster nodes")
+        return RedisTarget("cluster", nodes=nodes, username=username, password=password)
+    nodes = _nodes(hosts, "sentinels")
+    service, _, db_text = path.strip("/").partition("/")
+    if not service or "/" in db_text:
+        raise _bad_url("must name the service: redis+sentinel://host:port/service_name[/db]")
+    if db_text and not db_text.isdigit():
+        raise _bad_url("database in the redis+sentinel:// form must be a whole number")
+    db = int(db_text) if db_text else 0
+    return RedisTarget(
+        "sentinel",
+        nodes=nodes,
+        service=unquote(service),
+        db=db,
+        username=username,
+        password=password,
+    )
+
+
+def effective_key_prefix(settings: Settings) -> str:
+    """The prefix every bridge key starts with: ``REDIS_KEY_PREFIX``, hash-tagged on a cluster.
+
+    On a Redis Cluster a multi-key transaction or script must touch one hash slot, so there the
+    whole prefix is wrapped in a hash tag (``oauth_bridge:`` becomes ``{oauth_bridge:}``) and
+    every bridge key lands in the same slot (https://redis.io/docs/latest/operate/oss_and_stack/
+    reference/cluster-spec/#hash-tags). Single servers and Sentinel keep the plain prefix, so
+    existing deployments' keys do not move.
+    """
+    prefix = settings.redis_key_prefix
+    if settings.redis_url is None or parse_redis_url(settings.redis_url).kind != "cluster":
+        return prefix
+    return cluster_key_prefix(prefix)
+
+
+def cluster_key_prefix(prefix: str) -> str:
+    """``prefix`` if it already starts with a hash tag, else ``{prefix}``; idempotent."""
+    if prefix.startswith("{") and "}" in prefix and prefix.index("}") > 1:
+        return prefix
+    return "{" + (prefix or _DEFAULT_CLUSTER_TAG) + "}"
+
+
+def redis_client(settings: Settings) -> RedisClient:
     """A client for ``settings.redis_url`` that fails fast instead of hanging on an outage.
 
-    ``redis://``, ``rediss://`` (TLS) and ``unix://`` URLs work. One immediate retry on a
-    connection error lets a pooled connection broken by a Redis restart reconnect; timeouts are
-    not retried, so an outage answers 503 within about ``redis_socket_timeout`` seconds.
+    One immediate retry on a connection error lets a pooled connection broken by a Redis restart
+    (or a failover) reconnect; timeouts are not retried on a single server or Sentinel, so an
+    outage answers 503 within about ``redis_socket_timeout`` seconds.
     """
     assert settings.redis_url is not None  # noqa: S101 - callers check first
+    target = parse_redis_url(settings.redis_url)
     timeout = settings.redis_socket_timeout
-    # A blocking pool: under a burst (gevent runs hundreds of requests per worker) a request
-    # waits up to the socket timeout for a free connection, where redis-py's default pool
-    # would fail at once with MaxConnectionsError past its limit.
-    pool = redis.BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=settings.redis_max_connections,
-        timeout=timeout,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        health_check_interval=30,
-        retry_on_timeout=False,
-        retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
-        decode_responses=False,
-    )
+    common: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "decode_responses": False,
+    }
+    if target.kind == "cluster":
+        return _cluster_client(target, settings, common)
+    common |= {
+        "health_check_interval": 30,
+        "retry_on_timeout": False,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
+        # A blocking pool: under a burst (gevent runs hundreds of requests per worker) a request
+        # waits up to the socket timeout for a free connection, where redis-py's default pool
+        # would fail at once with MaxConnectionsError past its limit.
+        "max_connections": settings.redis_max_connections,
+        "timeout": timeout,
+    }
+    if target.kind == "sentinel":
+        return _sentinel_client(target, common)
+    pool = redis.BlockingConnectionPool.from_url(target.url, **common)
     return redis.Redis(connection_pool=pool)
 
 
-def build_store(settings: Settings) -> SessionStore:
-    """The Redis store when ``REDIS_URL`` is set, else the in-memory store (demo only).
+class _BlockingSentinelPool(SentinelConnectionPool, redis.BlockingConnectionPool):
+    """Sentinel's primary discovery with the blocking pool's wait-for-a-connection behaviour.
 
-    For Redis Sentinel, build ``RedisSessionStore`` yourself with a client from
-    ``redis.sentinel.Sentinel(...).master_for(name)``; Redis Cluster is not supported.
+    The MRO runs SentinelConnectionPool's discovery and ownership checks over
+    BlockingConnectionPool's queue; a connection to a demoted primary is not given back to the
+    queue (``owns_connection`` fails), the slot is.
     """
+
+
+def _sentinel_client(target: RedisTarget, common: dict[str, Any]) -> redis.Redis:
+    auth = {"username": target.username, "password": target.password}
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        list(target.nodes),
+        # The sentinels get the same timeouts and credentials (as the limits library does).
+        sentinel_kwargs={
+            "socket_timeout": common["socket_timeout"],
+            "socket_connect_timeout": common["socket_connect_timeout"],
+            **auth,
+        },
+    )
+    client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        target.service,
+        connection_pool_class=_BlockingSentinelPool,
+        db=target.db,
+        **auth,
+        **common,
+    )
+    return client
+
+
+def _cluster_client(
+    target: RedisTarget, settings: Settings, common: dict[str, Any]
+) -> RedisCluster:
+    (host, port), *others = target.nodes
+    # RedisCluster only honours connection_pool_class for a node given by url= (redis-py 8,
+    # NodesManager.create_redis_node), so the first startup node is passed that way.
+    first = f"[{host}]" if ":" in host else host
+    startup = [ClusterNode(h, p) for h, p in others]  # type: ignore[no-untyped-call]
+    return RedisCluster(
+        url=f"redis://{first}:{port}",
+        startup_nodes=startup,
+        username=target.username,
+        password=target.password,
+        connection_pool_class=redis.BlockingConnectionPool,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_socket_timeout,
+        # One retry follows a MOVED/failover; more would multiply the wait on an outage.
+        retry=Retry(NoBackoff(), 1),
+        require_full_coverage=True,
+        **common,
+    )
+
+
+def build_store(settings: Settings) -> SessionStore:
+    """The Redis store when ``REDIS_URL`` is set (any form of :func:`parse_redis_url`), else the
+    in-memory store (demo only)."""
     cipher = TokenCipher(settings.token_keys)
     if settings.redis_url is None:
         log.warning(
@@ -778,7 +968,7 @@ def build_store(settings: Settings) -> SessionStore:
     return RedisSessionStore(
         redis_client(settings),
         cipher,
-        prefix=settings.redis_key_prefix,
+        prefix=effective_key_prefix(settings),
         idle_timeout=settings.session_idle_timeout,
         max_age=settings.session_max_age,
     )

@@ -1,0 +1,587 @@
+"""REDIS_URL forms beyond one server: Redis Sentinel and Redis Cluster, on real servers.
+
+Each module-scoped fixture starts its own ``redis-server`` processes on free loopback ports in a
+temporary directory (a primary plus one sentinel; three cluster primaries made into a cluster by
+``redis-cli --cluster create``) and stops them when the module ends, also after a failure.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+from cryptography.fernet import Fernet
+from redis.cluster import RedisCluster
+
+from oauth_bridge import limits, metrics
+from oauth_bridge.config import Settings, load_settings
+from oauth_bridge.crypto import TokenCipher
+from oauth_bridge.errors import ConfigError, TooManyRequests
+from oauth_bridge.factory import create_app
+from oauth_bridge.sessions import (
+    PendingLogin,
+    RedisSessionStore,
+    RedisTarget,
+    TokenSet,
+    UserInfo,
+    build_store,
+    cluster_key_prefix,
+    effective_key_prefix,
+    parse_redis_url,
+    redis_client,
+)
+from tests.fixtures.bridge import BridgeServer, sign_in_as
+from tests.fixtures.redis_fixtures import free_port
+
+CSRF = {"X-Looker-AppId": "oauth-bridge-topology-tests"}
+SERVICE = "bridge-primary"
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+@dataclass
+class Processes:
+    """redis-server processes a fixture started; :meth:`stop` ends them all, whatever happened."""
+
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        binary = shutil.which("redis-server")
+        if binary is None:  # pragma: no cover - environment problem
+            pytest.fail("redis-server is not installed")
+        process = subprocess.Popen(
+            [binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.started.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in self.started:
+            process.terminate()
+        for process in self.started:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a stuck server
+                process.kill()
+                process.wait(timeout=10)
+
+
+def server_args(port: int, directory: Path, *extra: str) -> list[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    return [
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+        *extra,
+    ]
+
+
+def wait_for(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except redis.RedisError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not come up within {seconds} s")
+
+
+def ping(port: int) -> bool:
+    with redis.Redis(port=port, socket_timeout=0.5) as client:
+        return bool(client.ping())
+
+
+@dataclass
+class SentinelSetup:
+    primary_port: int
+    sentinel_port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.sentinel_port}/{SERVICE}/2"
+
+    def primary(self) -> redis.Redis:
+        return redis.Redis(port=self.primary_port, db=2)
+
+
+@dataclass
+class ClusterSetup:
+    ports: list[int]
+    startup_seconds: float
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.ports[:2])
+
+    def client(self) -> RedisCluster:
+        return RedisCluster(host="127.0.0.1", port=self.ports[0])
+
+
+@pytest.fixture(scope="module")
+def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSetup]:
+    base = tmp_path_factory.mktemp("sentinel")
+    processes = Processes()
+    try:
+        setup = SentinelSetup(free_port(), free_port())
+        processes.start(*server_args(setup.primary_port, base / "primary"))
+        wait_for(lambda: ping(setup.primary_port), "the Sentinel-managed primary")
+        config = base / "sentinel.conf"  # sentinel rewrites its config file: it must be ours
+        config.write_text(
+            f"port {setup.sentinel_port}\n"
+            "bind 127.0.0.1\n"
+            f"dir {base}\n"
+            f"sentinel monitor {SERVICE} 127.0.0.1 {setup.primary_port} 1\n"
+            f"sentinel down-after-milliseconds {SERVICE} 5000\n"
+        )
+        processes.start(str(config), "--sentinel")
+
+        def knows_primary() -> bool:
+            with redis.Redis(port=setup.sentinel_port, socket_timeout=0.5) as s:
+                found = s.execute_command("SENTINEL", "get-master-addr-by-name", SERVICE)
+            return bool(found) and int(found[1]) == setup.primary_port
+
+        wait_for(knows_primary, "the sentinel")
+        yield setup
+    finally:
+        processes.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterSetup]:
+    base = tmp_path_factory.mktemp("cluster")
+    processes = Processes()
+    began = time.monotonic()
+    try:
+        ports = [free_port() for _ in range(3)]
+        for port in ports:
+            processes.start(
+                *server_args(
+                    port,
+                    base / str(port),
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    str(base / str(port) / "nodes.conf"),
+                    "--cluster-port",  # the bus port, else port + 10000 (maybe taken or > 65535)
+                    str(free_port()),
+                )
+            )
+        for port in ports:
+            wait_for(lambda port=port: ping(port), f"cluster node {port}")  # type: ignore[misc]
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+
+        def all_ok() -> bool:
+            for port in ports:
+                with redis.Redis(port=port, socket_timeout=0.5) as node:
+                    if node.cluster("info")["cluster_state"] != "ok":
+                        return False
+            return True
+
+        wait_for(all_ok, "the cluster")
+        yield ClusterSetup(ports, time.monotonic() - began)
+    finally:
+        processes.stop()
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def settings_for(url: str, prefix: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "looker_url": "http://127.0.0.1:9",
+        "client_id": "topology-tests",
+        "redirect_uri": "http://localhost:9/auth/callback",
+        "secret_key": "test-secret-key-0123456789",
+        "token_keys": (Fernet.generate_key(),),
+        "redis_url": url,
+        "redis_key_prefix": prefix,
+        "redis_socket_timeout": 2.0,
+    }
+    values.update(overrides)
+    return load_settings({}, **values)
+
+
+def unique_prefix() -> str:
+    return f"topo:{uuid.uuid4().hex[:10]}:"
+
+
+TOKENS = TokenSet("access-token-1", "refresh-token-1", time.time() + 3600)
+ANALYST = UserInfo("2", "Ann Analyst", "analyst@example.com")
+
+
+def login(state: str) -> PendingLogin:
+    return PendingLogin(state, "v" * 64, "/app", time.time())
+
+
+def exercise_store(store: RedisSessionStore) -> None:
+    """The store's whole contract, in the order a bridge uses it."""
+    cookie, record = store.create(ANALYST, TOKENS)
+    loaded = store.load(cookie)
+    assert loaded is not None and loaded.tokens == TOKENS and loaded.user == ANALYST
+
+    newer = TokenSet("access-token-2", "refresh-token-2", time.time() + 7200)
+    with store.refresh_lock(record.session_id, 5) as acquired:
+        assert acquired
+        saved = store.save_tokens(cookie, newer)
+    assert saved is not None and saved.version == 2
+    reloaded = store.load(cookie)
+    assert reloaded is not None and reloaded.tokens == newer
+
+    other_cookie, other = store.create(ANALYST, TOKENS)
+    assert sorted(store.user_session_ids(ANALYST.id)) == sorted(
+        [record.session_id, other.session_id]
+    )
+    deleted = store.delete(cookie)
+    assert deleted is not None and deleted.session_id == record.session_id
+    assert store.load(cookie) is None
+    assert store.user_session_ids(ANALYST.id) == [other.session_id]
+    third_cookie, _ = store.create(ANALYST, TOKENS)
+    assert store.delete_user_sessions(ANALYST.id) == 2
+    assert store.load(other_cookie) is None and store.load(third_cookie) is None
+    assert store.user_session_ids(ANALYST.id) == []
+
+    store.put_pending("browser-1", login("state-a"), ttl=60, max_per_browser=2)
+    store.put_pending("browser-1", login("state-b"), ttl=60, max_per_browser=2)
+    with pytest.raises(TooManyRequests):
+        store.put_pending("browser-1", login("state-c"), ttl=60, max_per_browser=2)
+    taken = store.take_pending("browser-1", "state-a")
+    assert taken is not None and taken.state == "state-a"
+    assert store.take_pending("browser-1", "state-a") is None  # single use
+    assert store.take_pending("browser-2", "state-b") is None  # another browser
+    store.put_pending("browser-1", login("state-c"), ttl=60, max_per_browser=2)  # a slot freed
+
+
+def lock_excludes_a_second_holder(store: RedisSessionStore) -> None:
+    """While one caller holds a session's refresh lock another times out, then gets it."""
+    holding = threading.Event()
+    release = threading.Event()
+    results: list[bool] = []
+
+    def holder() -> None:
+        with store.refresh_lock("session-x", 10) as acquired:
+            results.append(acquired)
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with store.refresh_lock("session-x", 0.3) as second:
+            assert not second
+    finally:
+        release.set()
+        thread.join(10)
+    assert results == [True]
+    with store.refresh_lock("session-x", 1) as again:
+        assert again
+
+
+# --- URL forms ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://127.0.0.1:6379/0", RedisTarget("single", url="redis://127.0.0.1:6379/0")),
+        ("unix:///run/redis.sock", RedisTarget("single", url="unix:///run/redis.sock")),
+        (
+            "redis+sentinel://:s%40cret@10.0.0.1:26379,10.0.0.2:26380/main/3",
+            RedisTarget(
+                "sentinel",
+                nodes=(("10.0.0.1", 26379), ("10.0.0.2", 26380)),
+                service="main",
+                db=3,
+                password="s@cret",
+            ),
+        ),
+        (
+            "redis+sentinel://[::1]:26379/main",
+            RedisTarget("sentinel", nodes=(("::1", 26379),), service="main"),
+        ),
+        (
+            "redis+cluster://app:pw@n1:7000,n2:7001",
+            RedisTarget(
+                "cluster", nodes=(("n1", 7000), ("n2", 7001)), username="app", password="pw"
+            ),
+        ),
+    ],
+)
+def test_redis_url_forms_are_parsed(url: str, expected: RedisTarget) -> None:
+    assert parse_redis_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:6379",
+        "127.0.0.1:6379",
+        "redis+sentinel://127.0.0.1:26379",  # no service
+        "redis+sentinel://127.0.0.1:26379/",  # no service
+        "redis+sentinel://127.0.0.1/main",  # no port
+        "redis+sentinel://127.0.0.1:26379/main/db1",
+        "redis+sentinel://127.0.0.1:26379/main/1/2",
+        "redis+sentinel://127.0.0.1:26379,/main",
+        "redis+sentinel://127.0.0.1:99999/main",
+        "redis+cluster://127.0.0.1:7000/1",  # clusters have db 0 only
+        "redis+cluster://127.0.0.1:7000?ssl=true",
+        "redis+cluster://",
+        "rediss+cluster://127.0.0.1:7000",
+        "redis://127.0.0.1:6379/notanumber",
+    ],
+)
+def test_bad_redis_urls_fail_at_start_naming_the_variable(url: str) -> None:
+    with pytest.raises(ConfigError, match="^OAUTH_BRIDGE_REDIS_URL ") as caught:
+        create_app(settings_for(url, "x:"))
+    assert url not in str(caught.value)
+
+
+def test_a_rejected_url_never_echoes_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_redis_url("redis+sentinel://:hunter2-secret@127.0.0.1:26379")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_cluster_prefix_is_one_hash_tag_and_others_keep_theirs() -> None:
+    assert cluster_key_prefix("oauth_bridge:") == "{oauth_bridge:}"
+    assert cluster_key_prefix("{oauth_bridge:}") == "{oauth_bridge:}"
+    assert cluster_key_prefix("{app}:bridge:") == "{app}:bridge:"
+    assert cluster_key_prefix("") == "{oauth_bridge}"
+    assert cluster_key_prefix("{}x:") == "{{}x:}"  # an empty tag is no tag
+    single = settings_for("redis://127.0.0.1:6379/0", "oauth_bridge:")
+    assert effective_key_prefix(single) == "oauth_bridge:"  # existing keys do not move
+    sentinel_settings = settings_for("redis+sentinel://127.0.0.1:1/m", "oauth_bridge:")
+    assert effective_key_prefix(sentinel_settings) == "oauth_bridge:"
+    cluster_settings = settings_for("redis+cluster://127.0.0.1:1", "oauth_bridge:")
+    assert effective_key_prefix(cluster_settings) == "{oauth_bridge:}"
+
+
+def test_rate_limit_storage_uses_limits_spellings() -> None:
+    assert limits.storage_uri(None) == "memory://"
+    assert limits.storage_uri("unix:///run/r.sock") == "redis+unix:///run/r.sock"
+    assert limits.storage_uri("redis+sentinel://h:1,h:2/main/3") == "redis+sentinel://h:1,h:2/main"
+    assert limits.storage_uri("redis+sentinel://h:1/main") == "redis+sentinel://h:1/main"
+    assert limits.storage_uri("redis+cluster://h:1,h:2") == "redis+cluster://h:1,h:2"
+    options = limits.storage_options(settings_for("redis+sentinel://h:1/main/3", "p:"))
+    assert options["db"] == 3 and options["use_replicas"] is False
+    assert options["key_prefix"] == "p:rl"
+    cluster_options = limits.storage_options(settings_for("redis+cluster://h:1", "p:"))
+    assert cluster_options["key_prefix"] == "{p:}rl"
+
+
+# --- Sentinel -----------------------------------------------------------------------------
+
+
+def test_store_through_sentinel_url_uses_the_primary(sentinel: SentinelSetup) -> None:
+    prefix = unique_prefix()
+    settings = settings_for(sentinel.url, prefix)
+    store = build_store(settings)
+    primary = sentinel.primary()
+    try:
+        assert isinstance(store, RedisSessionStore)
+        store.ping()
+        exercise_store(store)
+        lock_excludes_a_second_holder(store)
+        cookie, record = store.create(ANALYST, TOKENS)
+        # The value sits on the primary, in the URL's database, under the plain prefix.
+        assert primary.exists(f"{prefix}s:{record.session_id}") == 1
+        assert store.load(cookie) is not None
+    finally:
+        store.close()
+        for key in primary.scan_iter(match=f"{prefix}*"):
+            primary.delete(key)
+        primary.close()
+
+
+def test_sentinel_client_has_a_blocking_pool_with_the_store_timeouts(
+    sentinel: SentinelSetup,
+) -> None:
+    client = redis_client(settings_for(sentinel.url, "x:", redis_max_connections=1))
+    try:
+        assert isinstance(client, redis.Redis)
+        pool = client.connection_pool
+        assert isinstance(pool, redis.BlockingConnectionPool)
+        assert pool.connection_kwargs["socket_timeout"] == 2.0
+        assert pool.connection_kwargs["db"] == 2
+        # One connection, held: a second caller waits (then fails) instead of opening another.
+        held = pool.get_connection()
+        try:
+            with pytest.raises(redis.ConnectionError, match="No connection available"):
+                pool.timeout = 0.2
+                client.ping()
+        finally:
+            pool.release(held)
+        assert client.ping()
+    finally:
+        client.close()
+
+
+def test_bridge_signs_in_through_sentinel_with_rate_limits(
+    sentinel: SentinelSetup, bridge_factory: Callable[..., BridgeServer]
+) -> None:
+    bridge = bridge_factory(redis_url=sentinel.url, rate_limit_login="50 per minute")
+    primary = sentinel.primary()
+    try:
+        http = sign_in_as(bridge, "analyst")
+        with http.get(f"{bridge.url}/api/4.0/user", headers=CSRF, timeout=15) as me:
+            assert me.status_code == 200 and me.json()["id"] == "2"
+        prefix = bridge.redis_prefix
+        assert len(list(primary.scan_iter(match=f"{prefix}s:*"))) == 1
+        assert list(primary.scan_iter(match=f"{prefix}rl:*"))  # limiter counted on the primary
+        with http.post(f"{bridge.url}/auth/logout", headers=CSRF, timeout=15) as out:
+            assert out.status_code == 204
+        assert list(primary.scan_iter(match=f"{prefix}s:*")) == []
+        http.close()
+    finally:
+        for key in primary.scan_iter(match=f"{bridge.redis_prefix}*"):
+            primary.delete(key)
+        primary.close()
+
+
+# --- Cluster ------------------------------------------------------------------------------
+
+
+def cluster_keys(client: RedisCluster, pattern: str) -> list[bytes]:
+    found: list[bytes] = []
+    for node in client.get_primaries():
+        found.extend(client.get_redis_connection(node).scan_iter(match=pattern, count=1000))
+    return found
+
+
+def test_cluster_starts_quickly(cluster: ClusterSetup) -> None:
+    """Recorded for docs/operations.md: three nodes to cluster_state:ok."""
+    print(f"cluster ready in {cluster.startup_seconds:.1f} s")
+    assert cluster.startup_seconds < 30
+
+
+def test_store_on_a_cluster_keeps_every_key_in_one_slot(cluster: ClusterSetup) -> None:
+    prefix = unique_prefix()
+    store = build_store(settings_for(cluster.url, prefix))
+    observer = cluster.client()
+    try:
+        assert isinstance(store, RedisSessionStore)
+        store.ping()
+        exercise_store(store)
+        lock_excludes_a_second_holder(store)
+        # Leave some state behind to look at: two sessions, an index, a pending login, a lock.
+        store.create(ANALYST, TOKENS)
+        store.create(UserInfo("3", "Vic Viewer", "viewer@example.com"), TOKENS)
+        store.put_pending("browser-9", login("state-z"), ttl=60, max_per_browser=5)
+        with store.refresh_lock("session-y", 5) as acquired:
+            assert acquired
+            keys = cluster_keys(observer, f"{{{prefix}}}*")
+        kinds = {key.decode().split("}", 1)[1].split(":", 1)[0] for key in keys}
+        assert kinds == {"s", "u", "p", "pc", "l"}
+        assert {observer.keyslot(key) for key in keys} == {observer.keyslot(prefix)}
+        assert cluster_keys(observer, f"{prefix}*") == []  # nothing outside the hash tag
+    finally:
+        store.close()
+        for key in cluster_keys(observer, f"*{prefix}*"):
+            observer.delete(key)
+        observer.close()
+
+
+def test_loading_a_session_on_a_cluster_is_one_command(
+    cluster: ClusterSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = redis_client(settings_for(cluster.url, "x:"))
+    prefix = unique_prefix()
+    assert isinstance(client, RedisCluster)
+    store = RedisSessionStore(
+        client, TokenCipher([Fernet.generate_key()]), prefix=prefix, idle_timeout=600, max_age=3600
+    )
+    try:
+        cookie, _ = store.create(ANALYST, TOKENS)
+        assert store.load(cookie) is not None  # the script is now cached on its node
+        calls: list[tuple[Any, ...]] = []
+        original = client.execute_command
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            calls.append(args)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(client, "execute_command", counting)
+        assert store.load(cookie) is not None
+        assert [call[0] for call in calls] == ["EVALSHA"]
+    finally:
+        monkeypatch.undo()
+        for key in cluster_keys(client, f"*{prefix}*"):
+            client.delete(key)
+        store.close()
+
+
+def test_session_counter_scans_every_cluster_primary(cluster: ClusterSetup) -> None:
+    client = cluster.client()
+    prefix = unique_prefix()  # not hash-tagged: these keys spread over the three primaries
+    try:
+        for n in range(30):
+            client.set(f"{prefix}s:{n}", b"x", ex=60)
+        client.set(f"{prefix}u:1", b"x", ex=60)
+        holders = {client.get_node_from_key(f"{prefix}s:{n}").name for n in range(30)}
+        assert len(holders) == 3
+        assert metrics.redis_session_counter(client, prefix)() == (30, False)
+    finally:
+        for key in cluster_keys(client, f"{prefix}*"):
+            client.delete(key)
+        client.close()
+
+
+def test_bridge_signs_in_through_a_cluster_with_limits_and_metrics(
+    cluster: ClusterSetup, bridge_factory: Callable[..., BridgeServer]
+) -> None:
+    bridge = bridge_factory(redis_url=cluster.url, rate_limit_login="50 per minute")
+    observer = cluster.client()
+    tagged = "{" + bridge.redis_prefix + "}"
+    try:
+        with requests.get(f"{bridge.url}/readyz", timeout=10) as ready:
+            assert ready.status_code == 200
+        http = sign_in_as(bridge, "analyst")
+        with http.get(f"{bridge.url}/api/4.0/user", headers=CSRF, timeout=15) as me:
+            assert me.status_code == 200 and me.json()["id"] == "2"
+        assert len(cluster_keys(observer, f"{tagged}s:*")) == 1
+        assert cluster_keys(observer, f"{tagged}rl:*")  # the limiter counted in the cluster
+        with requests.get(f"{bridge.url}/metrics", timeout=10) as scrape:
+            assert "\noauth_bridge_active_sessions 1.0\n" in scrape.text
+        with http.post(f"{bridge.url}/auth/logout", headers=CSRF, timeout=15) as out:
+            assert out.status_code == 204
+        with http.get(f"{bridge.url}/auth/session", timeout=15) as after:
+            assert after.status_code == 401
+        assert cluster_keys(observer, f"{tagged}s:*") == []
+        http.close()
+    finally:
+        for key in cluster_keys(observer, f"*{bridge.redis_prefix}*"):
+            observer.delete(key)
+        observer.close()

@@ -26,7 +26,7 @@ from redis.cluster import RedisCluster
 from oauth_bridge import limits, metrics
 from oauth_bridge.config import Settings, load_settings
 from oauth_bridge.crypto import TokenCipher
-from oauth_bridge.errors import ConfigError, TooManyRequests
+from oauth_bridge.errors import ConfigError, StoreUnavailable, TooManyRequests
 from oauth_bridge.factory import create_app
 from oauth_bridge.sessions import (
     PendingLogin,
@@ -469,6 +469,99 @@ def test_bridge_signs_in_through_sentinel_with_rate_limits(
         for key in primary.scan_iter(match=f"{bridge.redis_prefix}*"):
             primary.delete(key)
         primary.close()
+
+
+@pytest.fixture
+def failover_pair(tmp_path: Path) -> Iterator[tuple[SentinelSetup, int]]:
+    """A primary, its replica and a sentinel: ``(setup, replica_port)``."""
+    processes = Processes()
+    try:
+        setup = SentinelSetup(free_port(), free_port())
+        replica = free_port()
+        processes.start(*server_args(setup.primary_port, tmp_path / "primary"))
+        wait_for(lambda: ping(setup.primary_port), "the primary")
+        processes.start(
+            *server_args(
+                replica, tmp_path / "replica", "--replicaof", "127.0.0.1", str(setup.primary_port)
+            )
+        )
+
+        def replica_synced() -> bool:
+            with redis.Redis(port=replica, socket_timeout=0.5) as r:
+                return r.info("replication")["master_link_status"] == "up"
+
+        wait_for(replica_synced, "the replica")
+        config = tmp_path / "sentinel.conf"
+        config.write_text(
+            f"port {setup.sentinel_port}\n"
+            "bind 127.0.0.1\n"
+            f"dir {tmp_path}\n"
+            f"sentinel monitor {SERVICE} 127.0.0.1 {setup.primary_port} 1\n"
+            f"sentinel down-after-milliseconds {SERVICE} 5000\n"
+            f"sentinel failover-timeout {SERVICE} 10000\n"
+        )
+        processes.start(str(config), "--sentinel")
+
+        def knows_replica() -> bool:
+            with redis.Redis(port=setup.sentinel_port, socket_timeout=0.5) as s:
+                replicas = s.sentinel_slaves(SERVICE)
+            # Sentinel promotes only a replica it has INFO from, with its link to the primary up.
+            return any(
+                int(r["port"]) == replica
+                and r["is_slave"]
+                and r.get("master-link-status") == "ok"
+                and not r["is_disconnected"]
+                for r in replicas
+            )
+
+        wait_for(knows_replica, "the sentinel's view of the replica")
+        yield setup, replica
+    finally:
+        processes.stop()
+
+
+@pytest.mark.slow  # about 15 s: Sentinel refreshes its view of a replica every 10 s
+def test_store_follows_a_sentinel_failover(failover_pair: tuple[SentinelSetup, int]) -> None:
+    """After Sentinel promotes the replica, the same store object reads and writes there."""
+    setup, replica = failover_pair
+    prefix = unique_prefix()
+    store = build_store(settings_for(setup.url.replace("/2", "/0"), prefix))
+    try:
+        cookie, record = store.create(ANALYST, TOKENS)
+        with redis.Redis(port=setup.primary_port) as primary:
+            assert primary.wait(1, 5000) == 1  # the replica has the session
+        with redis.Redis(port=setup.sentinel_port) as sentinel_node:
+            assert sentinel_node.execute_command("SENTINEL", "FAILOVER", SERVICE)
+
+            def promoted() -> bool:
+                found = sentinel_node.sentinel_get_master_addr_by_name(SERVICE)
+                return found is not None and int(found[1]) == replica
+
+            wait_for(promoted, "the failover", seconds=30)
+
+        # Until the old primary is demoted, a pooled connection may still write there, and
+        # Sentinel's asynchronous replication loses such writes (see docs/operations.md).
+        def demoted() -> bool:
+            with redis.Redis(port=setup.primary_port, socket_timeout=0.5) as old:
+                return bool(old.info("replication")["role"] == "slave")
+
+        wait_for(demoted, "the old primary's demotion", seconds=30)
+
+        # The first commands may meet the demoted primary (503, never a 500); then it recovers.
+        loaded = None
+        for _ in range(100):
+            try:
+                loaded = store.load(cookie)
+                store.create(ANALYST, TOKENS)
+                break
+            except StoreUnavailable:
+                time.sleep(0.1)
+        assert loaded is not None and loaded.session_id == record.session_id
+        with redis.Redis(port=replica) as new_primary:
+            assert new_primary.info("replication")["role"] == "master"
+            assert len(list(new_primary.scan_iter(match=f"{prefix}s:*"))) == 2
+    finally:
+        store.close()
 
 
 # --- Cluster ------------------------------------------------------------------------------

@@ -96,6 +96,30 @@ class Metrics:
         )
         self._counted_at = float("-inf")
         self._count_lock = threading.Lock()
+        # Label children by label values: ``.labels()`` validates and locks on every call (about
+        # 10 µs), these lookups are one dict get. They hold exactly the children the families
+        # already hold, so they grow no further than the series do.
+        self._request_children: dict[tuple[str, str, int], Counter] = {}
+        self._latency_children: dict[str, Histogram] = {}
+
+    def count_request(self, route: str, method: str, status: int) -> None:
+        """Count one answered request (see :func:`record_request`)."""
+        label = method if method in _METHODS else "OTHER"  # keyed by label: bounded
+        key = (route, label, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self.requests.labels(route=route, method=label, status=str(status))
+            self._request_children[key] = child
+        child.inc()
+
+    def observe_upstream(self, seconds: float, status: int | str | None) -> None:
+        """Time one upstream call (see :func:`observe_proxy`)."""
+        label = status_class(status)
+        child = self._latency_children.get(label)
+        if child is None:
+            child = self.proxy_latency.labels(status=label)
+            self._latency_children[label] = child
+        child.observe(max(seconds, 0.0))
 
     def update_active_sessions(self, counter: SessionCounter | None) -> None:
         """Recount at most every 15 s; a failed count leaves the last value in place."""
@@ -153,14 +177,13 @@ def status_class(status: int | str | None) -> str:
 def record_request(route: str, method: str, status: int) -> None:
     """Count one answered request; ``route`` must be a URL rule template, never a raw path."""
     if (metrics := current()) is not None:
-        label = method if method in _METHODS else "OTHER"
-        metrics.requests.labels(route=route, method=label, status=str(status)).inc()
+        metrics.count_request(route, method, status)
 
 
 def observe_proxy(seconds: float, status: int | str | None) -> None:
     """Time one upstream Looker call; pass the HTTP status, or ``"timeout"``/``"error"``."""
     if (metrics := current()) is not None:
-        metrics.proxy_latency.labels(status=status_class(status)).observe(max(seconds, 0.0))
+        metrics.observe_upstream(seconds, status)
 
 
 def record_refresh() -> None:

@@ -58,11 +58,28 @@ _SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 
+# Every pattern above needs one of these words (case-insensitively, with the same Unicode case
+# folding), so a text without any of them is returned as it is: one regex search instead of eight
+# substitutions for the usual log line ("GET /api/4.0/user 200").
+_SUSPICIOUS = re.compile(r"(?i)bearer|token|code|secret|password|api_key|looker_|gaaaaa|eyj")
+
+
 def redact(text: str) -> str:
     """``text`` with every token-like value replaced by ``[REDACTED]``."""
+    if _SUSPICIOUS.search(text) is None:
+        return text
+    return redact_all(text)
+
+
+def redact_all(text: str) -> str:
+    """:func:`redact` without the quick check (the reference the tests compare it with)."""
     for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        text = pattern.sub(_keep_label, text)
     return text
+
+
+def _keep_label(match: re.Match[str]) -> str:
+    return match.group(1) + REDACTED
 
 
 class RedactingFilter(logging.Filter):
@@ -172,36 +189,50 @@ def incoming_request_id(value: str | None) -> str:
 
 
 def init_observability(app: Flask, settings: Settings) -> None:
-    """Request ids, JSON logs, per-request metrics for ``app``."""
+    """Request ids, JSON logs, per-request metrics for ``app``.
+
+    The hooks run on every request, so they read the request and ``g`` through one proxy
+    lookup each and build the access-log record only when its level is enabled.
+    """
     configure_logging(settings.log_level)
-    metrics.install(app)
+    app_metrics = metrics.install(app)
 
     @app.before_request
     def _start() -> None:
-        g.request_id = incoming_request_id(request.headers.get(REQUEST_ID_HEADER))
-        g.request_started = time.perf_counter()
+        ctx_g = g._get_current_object()
+        # The WSGI key of the X-Request-Id header, as request.headers would read it.
+        ctx_g.request_id = incoming_request_id(request.environ.get("HTTP_X_REQUEST_ID"))
+        ctx_g.request_started = time.perf_counter()
 
     @app.after_request
     def _finish(response: BaseResponse) -> BaseResponse:
-        request_id = g.get("request_id") or incoming_request_id(None)
+        ctx_g = g._get_current_object()
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        request_id = getattr(ctx_g, "request_id", None) or incoming_request_id(None)
         response.headers[REQUEST_ID_HEADER] = request_id
-        started = g.get("request_started")
-        duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
-        rule = request.url_rule
+        status = response.status_code
+        rule = req.url_rule
         route = rule.rule if rule is not None else "unmatched"
-        metrics.record_request(route, request.method, response.status_code)
+        method = req.method
+        app_metrics.count_request(route, method, status)
+        path = req.path
+        level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO
+        if not access_log.isEnabledFor(level):
+            return response
+        started = getattr(ctx_g, "request_started", None)
+        duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
         access_log.log(
-            logging.DEBUG if request.path in _QUIET_PATHS else logging.INFO,
+            level,
             "%s %s %s",
-            request.method,
-            request.path[:_MAX_PATH],
-            response.status_code,
+            method,
+            path[:_MAX_PATH],
+            status,
             extra={
                 "request_id": request_id,
                 "route": route,
-                "status": response.status_code,
+                "status": status,
                 "duration_ms": duration_ms,
-                "client": request.remote_addr,
+                "client": req.remote_addr,
             },
         )
         return response

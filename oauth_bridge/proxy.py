@@ -19,6 +19,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 import urllib3
@@ -30,7 +31,7 @@ from urllib3.exceptions import (
     NewConnectionError,
     ReadTimeoutError,
 )
-from urllib3.util import Timeout
+from urllib3.util import Timeout, parse_url
 
 from oauth_bridge import metrics
 from oauth_bridge.config import Settings
@@ -68,6 +69,14 @@ FORWARDED_REQUEST_HEADERS = (
 )
 """Everything else (Cookie, Authorization, Host, Origin, hop-by-hop, X-Forwarded-*) stays here."""
 
+_FORWARDED_ENVIRON_KEYS = tuple(
+    (name, "CONTENT_TYPE" if name == "Content-Type" else "HTTP_" + name.upper().replace("-", "_"))
+    for name in FORWARDED_REQUEST_HEADERS
+)
+"""Each forwarded header with its WSGI environ key (what ``request.headers.get`` reads)."""
+_HEADER_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
+
 RETURNED_RESPONSE_HEADERS = frozenset(
     name.lower()
     for name in (
@@ -87,6 +96,7 @@ RETURNED_RESPONSE_HEADERS = frozenset(
 
 CHUNK_SIZE = 64 * 1024
 _EXTENSION_KEY = "oauth_bridge.proxy_pool"
+_ROUTE_KEY = "oauth_bridge.proxy_api_route"
 _pool_lock = threading.Lock()
 
 
@@ -100,6 +110,39 @@ class Target:
     def url(self, settings: Settings) -> str:
         url = f"{settings.looker_api_url}{API_PREFIX}{self.path}"
         return f"{url}?{self.query}" if self.query else url
+
+    def request_target(self, base_path: str) -> str:
+        """The request line's target on the API host, below its ``base_path``."""
+        target = f"{base_path}{API_PREFIX}{self.path}"
+        return f"{target}?{self.query}" if self.query else target
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """How this app sends to the API host: straight to the host's pool when that is exact.
+
+    Sending through the host's connection pool with a request target skips what
+    ``PoolManager.urlopen`` redoes on every call (parse the whole URL, build and look up the
+    pool key): about 25 µs. The target is the one ``PoolManager`` would send, because the checked
+    path and query hold no dot segments and the same urllib3 code percent-encodes them; a
+    configured API URL whose path urllib3 would rewrite (dot segments) keeps the slow way.
+    """
+
+    manager: urllib3.PoolManager
+    pool: urllib3.HTTPConnectionPool | None
+    base_path: str
+
+    def urlopen(
+        self, method: str, target: Target, settings: Settings, **kwargs: Any
+    ) -> urllib3.BaseHTTPResponse:
+        if self.pool is None:
+            return self.manager.urlopen(method, target.url(settings), **kwargs)
+        return self.pool.urlopen(
+            method,
+            target.request_target(self.base_path),
+            assert_same_host=False,  # as PoolManager.urlopen passes it
+            **kwargs,
+        )
 
 
 def upstream_pool(app: Flask, settings: Settings) -> urllib3.PoolManager:
@@ -127,8 +170,32 @@ def upstream_pool(app: Flask, settings: Settings) -> urllib3.PoolManager:
     return pool
 
 
+def api_route(app: Flask, settings: Settings) -> ApiRoute:
+    """The API host's pool inside :func:`upstream_pool`'s manager, found once per app."""
+    route = app.extensions.get(_ROUTE_KEY)
+    if isinstance(route, ApiRoute):
+        return route
+    manager = upstream_pool(app, settings)
+    with _pool_lock:
+        route = app.extensions.get(_ROUTE_KEY)
+        if not isinstance(route, ApiRoute):
+            route = _new_route(manager, settings)
+            app.extensions[_ROUTE_KEY] = route
+    return route
+
+
+def _new_route(manager: urllib3.PoolManager, settings: Settings) -> ApiRoute:
+    base_path = parse_url(settings.looker_api_url).path or ""
+    probe = Target(path="user", query="fields=id")
+    if parse_url(probe.url(settings)).request_uri != probe.request_target(base_path):
+        return ApiRoute(manager=manager, pool=None, base_path="")
+    pool = manager.connection_from_url(settings.looker_api_url)
+    return ApiRoute(manager=manager, pool=pool, base_path=base_path)
+
+
 def close_upstream_pool(app: Flask) -> None:
     """Close the app's idle upstream connections (call when an app stops serving)."""
+    app.extensions.pop(_ROUTE_KEY, None)
     pool = app.extensions.pop(_EXTENSION_KEY, None)
     if isinstance(pool, urllib3.PoolManager):
         pool.clear()
@@ -198,12 +265,14 @@ def target_from_forwarded_for(settings: Settings) -> Target:
 
 
 def forwarded_headers() -> dict[str, str]:
+    """The allowlisted request headers; control and non-ASCII characters are refused."""
+    environ = request.environ
     headers: dict[str, str] = {}
-    for name in FORWARDED_REQUEST_HEADERS:
-        value = request.headers.get(name)
+    for name, key in _FORWARDED_ENVIRON_KEYS:
+        value = environ.get(key)
         if value is None:
             continue
-        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or not value.isascii():
+        if not value.isascii() or _HEADER_CONTROL_CHARS.search(value):
             raise BadRequest(f"The {name} header contains characters that are not allowed.")
         headers[name] = value
     request_id = g.get("request_id")
@@ -243,12 +312,13 @@ def _send(
     headers: dict[str, str],
     token: str,
 ) -> urllib3.BaseHTTPResponse:
-    pool = upstream_pool(current_app._get_current_object(), settings)  # type: ignore[attr-defined]
+    route = api_route(current_app._get_current_object(), settings)  # type: ignore[attr-defined]
     started = time.monotonic()
     try:
-        response = pool.urlopen(
+        response = route.urlopen(
             request.method,
-            target.url(settings),
+            target,
+            settings,
             body=body,
             headers={**headers, "Authorization": f"Bearer {token}"},
             preload_content=False,
@@ -308,7 +378,7 @@ def _discard(upstream: urllib3.BaseHTTPResponse) -> None:
 def to_browser(upstream: urllib3.BaseHTTPResponse) -> Response:
     """The upstream answer for the browser: allowlisted headers, body streamed as it comes."""
     lengths = upstream.headers.getlist("Content-Length")
-    if len(lengths) > 1 or (lengths and not re.fullmatch(r"[0-9]{1,18}", lengths[0].strip())):
+    if len(lengths) > 1 or (lengths and not _CONTENT_LENGTH.fullmatch(lengths[0].strip())):
         upstream.close()  # http.client would read such a body "until close"; refuse it instead
         log.warning("Looker sent an unusable Content-Length")
         raise UpstreamError()

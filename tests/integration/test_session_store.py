@@ -197,7 +197,7 @@ HOSTILE: list[Callable[[str, str], str]] = [
     lambda c, o: _swap_secret(o, c),  # another id, this session's secret
     lambda c, o: c.split(".")[0] + "." + "A" * 43,
     lambda c, o: c.split(".")[0] + "." + c.split(".")[1][:-1] + "B",  # non-canonical base64 end
-    lambda c, o: c.replace("-", "+").replace("_", "/"),
+    lambda c, o: "+/" + c[2:].replace("-", "+").replace("_", "/"),  # standard base64 alphabet
     lambda c, o: c.split(".")[0] + ".\x00" + c.split(".")[1][1:],
     lambda c, o: c.split(".")[0] + "." + "é" * 43,
     lambda c, o: "\ud800" * 87,

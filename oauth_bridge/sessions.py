@@ -909,7 +909,9 @@ class _BlockingSentinelPool(SentinelConnectionPool, redis.BlockingConnectionPool
 
 def _sentinel_client(target: RedisTarget, common: dict[str, Any]) -> redis.Redis:
     auth = {"username": target.username, "password": target.password}
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    # Typed as Any: redis-py's own annotations of Sentinel changed between 8.0 and 8.2.
+    sentinel_class: Any = Sentinel
+    sentinel = sentinel_class(
         list(target.nodes),
         # The sentinels get the same timeouts and credentials (as the limits library does).
         sentinel_kwargs={
@@ -918,7 +920,7 @@ def _sentinel_client(target: RedisTarget, common: dict[str, Any]) -> redis.Redis
             **auth,
         },
     )
-    client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+    client: redis.Redis = sentinel.master_for(
         target.service,
         connection_pool_class=_BlockingSentinelPool,
         db=target.db,

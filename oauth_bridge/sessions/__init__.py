@@ -1,7 +1,7 @@
 """Where signed-in sessions and pending logins live: Redis in production, memory for the demo.
 
-Use :func:`build_store` to get the store for a :class:`~oauth_bridge.config.Settings`. Views
-and the token manager see only the protocols below:
+Use :func:`build_store` to get the store that ``SESSION_STORE`` names for a
+:class:`~oauth_bridge.config.Settings`. Views and the token manager see only these protocols:
 :class:`SessionStore` (what sign-in, sign-out and token refresh do to a session) and
 :class:`PendingLoginStore` (sign-ins under way); :class:`Store` adds what the app itself needs
 (readiness, the active-sessions gauge, shutdown). To add a backend, subclass
@@ -91,13 +91,19 @@ class Store(SessionStore, PendingLoginStore, Protocol):
 
 
 def build_store(settings: Settings) -> Store:
-    """The Redis store when ``REDIS_URL`` is set (any form of
-    :func:`~oauth_bridge.redis_url.parse_redis_url`), else the in-memory store (demo only)."""
+    """The store ``settings.session_store`` names: ``redis`` (any form of
+    :func:`~oauth_bridge.redis_url.parse_redis_url`) or ``memory`` (demo only)."""
     cipher = TokenCipher(settings.token_keys)
-    if settings.redis_url is None:
+    if settings.session_store == "memory":
+        reason = (
+            "OAUTH_BRIDGE_REDIS_URL is not set"
+            if settings.redis_url is None
+            else "OAUTH_BRIDGE_SESSION_STORE is memory"
+        )
         log.warning(
-            "OAUTH_BRIDGE_REDIS_URL is not set: sessions live in this process's memory. "
-            "That is for the demo only; run one worker and expect sign-outs on restart."
+            "%s: sessions live in this process's memory. "
+            "That is for the demo only; run one worker and expect sign-outs on restart.",
+            reason,
         )
         return MemorySessionStore(
             cipher,

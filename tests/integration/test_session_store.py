@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet
 
 from oauth_bridge.config import load_settings
 from oauth_bridge.crypto import TokenCipher
-from oauth_bridge.errors import StoreUnavailable, TooManyRequests
+from oauth_bridge.errors import ConfigError, StoreUnavailable, TooManyRequests
 from oauth_bridge.models import PendingLogin, TokenSet, UserInfo
 from oauth_bridge.sessions import MemorySessionStore, RedisSessionStore, build_store
 from tests.fixtures.redis_fixtures import RedisServer
@@ -642,6 +642,17 @@ def test_redis_store_refuses_a_decoding_client(redis_url: str) -> None:
     with pytest.raises(ValueError):
         RedisSessionStore(client, TokenCipher([KEY_A]), prefix="x:", idle_timeout=1, max_age=2)
     client.close()
+
+
+def test_session_store_setting_chooses_the_store(redis_url: str) -> None:
+    store = build_store(_settings(redis_url=redis_url, session_store="memory"))
+    assert isinstance(store, MemorySessionStore)
+    store.close()
+    with pytest.raises(ConfigError, match="^OAUTH_BRIDGE_SESSION_STORE=redis requires") as caught:
+        _settings(session_store="redis")
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ConfigError, match="^OAUTH_BRIDGE_SESSION_STORE must be redis or memory"):
+        _settings(session_store="disk")
 
 
 def test_stores_count_their_live_sessions(make_store: StoreFactory) -> None:

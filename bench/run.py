@@ -45,7 +45,8 @@ import signin  # noqa: E402
 from harness import REPO_ROOT, Service, free_port  # noqa: E402
 
 from oauth_bridge.config import load_settings  # noqa: E402
-from oauth_bridge.sessions import TokenSet, UserInfo, build_store  # noqa: E402
+from oauth_bridge.models import TokenSet, UserInfo  # noqa: E402
+from oauth_bridge.sessions import build_store  # noqa: E402
 
 BENCH_TOKEN = "bench-" + secrets.token_urlsafe(24)
 APP_ID_HEADER = {"X-Looker-AppId": "oauth-bridge-bench"}

@@ -27,9 +27,9 @@ from oauth_bridge.errors import (
     UpstreamError,
 )
 from oauth_bridge.looker import TokenRequestRejected
+from oauth_bridge.models import ID_RE, PendingLogin
 from oauth_bridge.security import require_csrf, validate_return_to
 from oauth_bridge.services import get_services
-from oauth_bridge.sessions import PendingLogin
 from oauth_bridge.tokens import LOGIN_URL
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def login() -> BaseResponse:
     settings = services.settings
     return_to = validate_return_to(request.args.get("return_to"), allowed_origins=_return_origins())
     binding = request.cookies.get(settings.login_cookie_name) or ""
-    if not re.fullmatch(r"[A-Za-z0-9_-]{43}", binding):
+    if not ID_RE.fullmatch(binding):
         binding = secrets.token_urlsafe(32)
     authorization = services.looker.authorization_request()
     services.store.put_pending(

@@ -39,6 +39,8 @@ class Settings:
     """Looker's API host (serves ``/api/token`` and ``/api/4.0``); defaults to ``looker_url``."""
     redis_url: str | None = None
     """Unset means the in-memory store, for the demo only."""
+    session_store: str = ""
+    """``redis`` or ``memory`` (demo only); unset means redis when ``redis_url`` is set."""
     redis_key_prefix: str = "oauth_bridge:"
     redis_socket_timeout: float = 2.0
     redis_max_connections: int = 64
@@ -71,6 +73,9 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.looker_api_url:
             object.__setattr__(self, "looker_api_url", self.looker_url)
+        if not self.session_store:
+            default = "memory" if self.redis_url is None else "redis"
+            object.__setattr__(self, "session_store", default)
 
     @property
     def cookie_name(self) -> str:
@@ -210,6 +215,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         )
 
     readers = {
+        "SESSION_STORE": ("session_store", lambda n, v: v.lower()),
         "REDIS_KEY_PREFIX": ("redis_key_prefix", lambda n, v: v),
         "REDIS_SOCKET_TIMEOUT": ("redis_socket_timeout", _positive_float),
         "REDIS_MAX_CONNECTIONS": ("redis_max_connections", _positive_int),
@@ -254,6 +260,12 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 16 characters")
     if settings.cookie_samesite == "None" and not settings.cookie_secure:
         raise ConfigError(f"{ENV_PREFIX}COOKIE_SAMESITE=None requires COOKIE_SECURE=true")
+    if settings.session_store not in ("redis", "memory"):
+        raise ConfigError(
+            f"{ENV_PREFIX}SESSION_STORE must be redis or memory, got {settings.session_store!r}"
+        )
+    if settings.session_store == "redis" and settings.redis_url is None:
+        raise ConfigError(f"{ENV_PREFIX}SESSION_STORE=redis requires {ENV_PREFIX}REDIS_URL")
     if settings.session_idle_timeout > settings.session_max_age:
         raise ConfigError(
             f"{ENV_PREFIX}SESSION_IDLE_TIMEOUT must not exceed {ENV_PREFIX}SESSION_MAX_AGE"

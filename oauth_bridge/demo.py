@@ -23,13 +23,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-import redis
 from cryptography.fernet import Fernet
 from flask import Flask, Response, send_from_directory
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from oauth_bridge.config import Settings, load_settings
 from oauth_bridge.errors import ConfigError
+from oauth_bridge.redis_url import answers_ping, delete_prefixed_keys
 
 log = logging.getLogger(__name__)
 
@@ -265,38 +265,26 @@ class DemoStack:
             self.bridge_app = None
         if self.settings is None:
             return
-        if self.settings.redis_url:
-            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2)
-            try:
-                keys = list(client.scan_iter(match=self.redis_key_prefix + "*", count=500))
-                if keys:
-                    client.delete(*keys)
-            except redis.RedisError:
-                log.warning("could not remove the demo's session keys from Redis")
-            finally:
-                client.close()
+        if not delete_prefixed_keys(self.settings):
+            log.warning("could not remove the demo's session keys from Redis")
         self.settings = None
 
 
 def redis_if_reachable(url: str | None, out: TextIO) -> str | None:
-    """The Redis URL when that server answers a PING, else ``None`` with a one-line notice."""
+    """The Redis URL when it answers a PING (any ``REDIS_URL`` form), else ``None`` with a
+    one-line notice."""
     if not url:
         print(
             "Notice: OAUTH_BRIDGE_REDIS_URL is not set; sessions live in memory for this demo.",
             file=out,
         )
         return None
-    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        client.ping()
-    except (redis.RedisError, ValueError):
+    if not answers_ping(url, timeout=1.0):
         print(
             "Notice: Redis at OAUTH_BRIDGE_REDIS_URL did not answer; sessions live in memory.",
             file=out,
         )
         return None
-    finally:
-        client.close()
     return url
 
 

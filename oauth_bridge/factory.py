@@ -14,7 +14,7 @@ from flask import Flask, Request
 from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from oauth_bridge import auth, health, limits, observability, proxy, security
+from oauth_bridge import auth, health, observability, proxy, rate_limits, security
 from oauth_bridge.config import Settings, load_settings
 from oauth_bridge.errors import register_error_handlers
 from oauth_bridge.looker import LookerClient
@@ -68,5 +68,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     register_error_handlers(app)
     security.init_cors(app, settings)
-    limits.init_rate_limits(app, settings)
+    rate_limits.init_rate_limits(app, settings)
     return app

@@ -17,14 +17,12 @@ from oauth_bridge import metrics
 from oauth_bridge.config import validate
 from oauth_bridge.errors import ConfigError, StoreUnavailable
 from oauth_bridge.services import get_services
-from oauth_bridge.sessions import RedisSessionStore, effective_key_prefix, redis_client
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("health", __name__)
 
 RETRY_AFTER_SECONDS = 5
-_COUNTER_KEY = "oauth_bridge.session_counter"
 
 
 def _no_store(response: Response) -> Response:
@@ -72,28 +70,6 @@ def readyz() -> Response:
 def metrics_text() -> Response:
     """Prometheus text for this app (active sessions recounted at most every 15 s)."""
     found = metrics.current() or metrics.install(current_app)
-    found.update_active_sessions(_session_counter())
+    found.update_active_sessions(get_services().store.count_sessions)
     response = Response(found.exposition(), content_type=CONTENT_TYPE_LATEST)
     return _no_store(response)
-
-
-def _session_counter() -> metrics.SessionCounter | None:
-    """How this app counts live sessions, built once per app; None for the memory store.
-
-    A store may offer ``count_sessions() -> (count, truncated)`` itself; the Redis store is
-    otherwise counted by a bounded SCAN over a client of our own (never the store's internals).
-    """
-    if _COUNTER_KEY in current_app.extensions:
-        cached: metrics.SessionCounter | None = current_app.extensions[_COUNTER_KEY]
-        return cached
-    services = get_services()
-    counter: metrics.SessionCounter | None = None
-    own = getattr(services.store, "count_sessions", None)
-    if callable(own):
-        counter = own
-    elif isinstance(services.store, RedisSessionStore) and services.settings.redis_url:
-        client = redis_client(services.settings)
-        prefix = effective_key_prefix(services.settings)
-        counter = metrics.redis_session_counter(client, prefix)
-    current_app.extensions[_COUNTER_KEY] = counter
-    return counter

@@ -23,7 +23,7 @@ from authlib.integrations.requests_client.oauth2_session import OAuthError
 
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import UpstreamError, UpstreamTimeout
-from oauth_bridge.sessions import TokenSet, UserInfo
+from oauth_bridge.models import TokenSet, UserInfo
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,9 @@ and the demo can run several bridges in one process without "duplicated timeseri
 Several gunicorn workers: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory before start;
 prometheus_client then keeps values in shared files and ``/metrics`` aggregates every worker.
 
-Active sessions are counted with a bounded ``SCAN`` of ``{prefix}s:*`` (the session keys; every
-primary's on a Redis Cluster), cached
-for 15 s, because sessions end by Redis expiry and a counter maintained on create/delete would
-drift. The scan examines at most ``SCAN_BUDGET`` keys; when it stops early the gauge is a lower
-bound and ``oauth_bridge_active_sessions_truncated`` is 1.
+Active sessions are counted by the session store itself (``count_sessions``, a bounded scan on
+Redis), at most every 15 s; when the count stops early the gauge is a lower bound and
+``oauth_bridge_active_sessions_truncated`` is 1.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable
 
-import redis
 from flask import Flask, current_app, has_app_context
 from prometheus_client import (
     CollectorRegistry,
@@ -34,7 +31,6 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from redis.cluster import RedisCluster
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +39,6 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 EXTENSION_KEY = "oauth_bridge.metrics"
 ACTIVE_SESSIONS_TTL = 15.0
-SCAN_BUDGET = 200_000
-"""Most keys one active-sessions count examines (SCAN COUNT 1000 per round trip)."""
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _OUTCOMES = frozenset({"timeout", "error"})
@@ -196,43 +190,3 @@ def record_refresh_failure() -> None:
     """Looker refused a refresh token; the session ended."""
     if (metrics := current()) is not None:
         metrics.refresh_failures.inc()
-
-
-def _glob_escape(text: str) -> str:
-    """Escape Redis MATCH pattern characters in a literal prefix."""
-    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
-
-
-def redis_session_counter(client: redis.Redis | RedisCluster, prefix: str) -> SessionCounter:
-    """Counts ``{prefix}s:*`` string keys with a bounded SCAN (see the module docstring).
-
-    On a Redis Cluster SCAN walks one node's keyspace only, so every primary is scanned (replicas
-    hold copies); the budget is shared by all of them. ``prefix`` is the effective one
-    (hash-tagged on a cluster: ``sessions.effective_key_prefix``).
-    """
-    pattern = _glob_escape(prefix) + "s:*"
-
-    def nodes() -> list[redis.Redis]:
-        if isinstance(client, RedisCluster):
-            primaries = client.get_primaries()  # type: ignore[no-untyped-call]
-            return [client.get_redis_connection(node) for node in primaries]
-        return [client]
-
-    def count() -> tuple[int, bool]:
-        total = 0
-        examined = 0
-        for node in nodes():
-            seen: set[bytes | str] = set()  # SCAN may return a key twice on one node
-            cursor = 0
-            while True:
-                cursor, keys = node.scan(cursor=cursor, match=pattern, count=1000, _type="string")
-                seen.update(keys)
-                examined += 1000
-                if cursor == 0:
-                    break
-                if examined >= SCAN_BUDGET:
-                    return total + len(seen), True
-            total += len(seen)
-        return total, False
-
-    return count

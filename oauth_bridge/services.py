@@ -13,7 +13,7 @@ from flask import current_app
 
 from oauth_bridge.config import Settings
 from oauth_bridge.looker import LookerClient
-from oauth_bridge.sessions import SessionStore
+from oauth_bridge.sessions import Store
 
 if TYPE_CHECKING:
     from oauth_bridge.tokens import TokenManager
@@ -24,7 +24,7 @@ EXTENSION_KEY = "oauth_bridge"
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    store: SessionStore
+    store: Store
     looker: LookerClient
     tokens: TokenManager
 

@@ -18,7 +18,8 @@ from oauth_bridge import metrics
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import NotAuthenticated, StoreUnavailable
 from oauth_bridge.looker import LookerClient, TokenRequestRejected
-from oauth_bridge.sessions import SessionRecord, SessionStore, TokenSet
+from oauth_bridge.models import SessionRecord, TokenSet
+from oauth_bridge.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 

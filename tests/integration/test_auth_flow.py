@@ -13,7 +13,7 @@ import pytest
 import redis
 import requests
 
-from oauth_bridge.sessions import SessionRecord
+from oauth_bridge.models import SessionRecord
 from tests.fixtures.bridge import SEED_USERS, BridgeServer, sign_in, sign_in_as
 from tests.fixtures.emulator import browser_sign_in
 

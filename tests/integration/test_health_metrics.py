@@ -14,6 +14,7 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from oauth_bridge import metrics
+from oauth_bridge.sessions import redis as redis_store
 from tests.fixtures.bridge import BridgeServer, sign_in_as
 
 API_HEADERS = {"X-Looker-AppId": "oauth-bridge-tests"}
@@ -137,7 +138,7 @@ def test_session_counter_counts_only_session_keys_under_its_prefix(
     redis_client.zadd(f"{prefix}u:1", {"a": 1})
     redis_client.expire(f"{prefix}u:1", 60)
     redis_client.set(f"{prefix}p:pending", b"x", ex=60)
-    assert metrics.redis_session_counter(redis_client, prefix)() == (5, False)
+    assert redis_store.count_session_keys(redis_client, prefix) == (5, False)
 
 
 def test_session_counter_reports_truncation_at_its_budget(
@@ -147,8 +148,8 @@ def test_session_counter_reports_truncation_at_its_budget(
     for n in range(3000):
         pipe.set(f"{redis_prefix}s:{n}", b"x", ex=60)
     pipe.execute()
-    monkeypatch.setattr(metrics, "SCAN_BUDGET", 1000)
-    count, truncated = metrics.redis_session_counter(redis_client, redis_prefix)()
+    monkeypatch.setattr(redis_store, "SCAN_BUDGET", 1000)
+    count, truncated = redis_store.count_session_keys(redis_client, redis_prefix)
     assert truncated is True
     assert count < 3000
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from oauth_bridge.emulator.state import _digest
-from oauth_bridge.sessions import SessionRecord
+from oauth_bridge.models import SessionRecord
 from tests.fixtures.bridge import BridgeServer, sign_in_as
 
 API = {"X-Looker-AppId": "oauth-bridge-tests"}

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from oauth_bridge.sessions import TokenSet, UserInfo
+from oauth_bridge.models import TokenSet, UserInfo
 from tests.fixtures.bridge import BridgeServer
 
 API = {"X-Looker-AppId": "upstream-test"}

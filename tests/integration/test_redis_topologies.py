@@ -7,6 +7,7 @@ temporary directory (a primary plus one sentinel; three cluster primaries made i
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import threading
@@ -23,23 +24,14 @@ import requests
 from cryptography.fernet import Fernet
 from redis.cluster import RedisCluster
 
-from oauth_bridge import limits, metrics
 from oauth_bridge.config import Settings, load_settings
 from oauth_bridge.crypto import TokenCipher
-from oauth_bridge.errors import ConfigError, StoreUnavailable, TooManyRequests
-from oauth_bridge.factory import create_app
-from oauth_bridge.sessions import (
-    PendingLogin,
-    RedisSessionStore,
-    RedisTarget,
-    TokenSet,
-    UserInfo,
-    build_store,
-    cluster_key_prefix,
-    effective_key_prefix,
-    parse_redis_url,
-    redis_client,
-)
+from oauth_bridge.demo import redis_if_reachable
+from oauth_bridge.errors import StoreUnavailable, TooManyRequests
+from oauth_bridge.models import PendingLogin, TokenSet, UserInfo
+from oauth_bridge.redis_url import answers_ping, delete_prefixed_keys, redis_client
+from oauth_bridge.sessions import RedisSessionStore, build_store
+from oauth_bridge.sessions.redis import count_session_keys
 from tests.fixtures.bridge import BridgeServer, sign_in_as
 from tests.fixtures.redis_fixtures import free_port
 
@@ -310,98 +302,6 @@ def lock_excludes_a_second_holder(store: RedisSessionStore) -> None:
         assert again
 
 
-# --- URL forms ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("redis://127.0.0.1:6379/0", RedisTarget("single", url="redis://127.0.0.1:6379/0")),
-        ("unix:///run/redis.sock", RedisTarget("single", url="unix:///run/redis.sock")),
-        (
-            "redis+sentinel://:s%40cret@10.0.0.1:26379,10.0.0.2:26380/main/3",
-            RedisTarget(
-                "sentinel",
-                nodes=(("10.0.0.1", 26379), ("10.0.0.2", 26380)),
-                service="main",
-                db=3,
-                password="s@cret",
-            ),
-        ),
-        (
-            "redis+sentinel://[::1]:26379/main",
-            RedisTarget("sentinel", nodes=(("::1", 26379),), service="main"),
-        ),
-        (
-            "redis+cluster://app:pw@n1:7000,n2:7001",
-            RedisTarget(
-                "cluster", nodes=(("n1", 7000), ("n2", 7001)), username="app", password="pw"
-            ),
-        ),
-    ],
-)
-def test_redis_url_forms_are_parsed(url: str, expected: RedisTarget) -> None:
-    assert parse_redis_url(url) == expected
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://127.0.0.1:6379",
-        "127.0.0.1:6379",
-        "redis+sentinel://127.0.0.1:26379",  # no service
-        "redis+sentinel://127.0.0.1:26379/",  # no service
-        "redis+sentinel://127.0.0.1/main",  # no port
-        "redis+sentinel://127.0.0.1:26379/main/db1",
-        "redis+sentinel://127.0.0.1:26379/main/1/2",
-        "redis+sentinel://127.0.0.1:26379,/main",
-        "redis+sentinel://127.0.0.1:99999/main",
-        "redis+cluster://127.0.0.1:7000/1",  # clusters have db 0 only
-        "redis+cluster://127.0.0.1:7000?ssl=true",
-        "redis+cluster://",
-        "rediss+cluster://127.0.0.1:7000",
-        "redis://127.0.0.1:6379/notanumber",
-    ],
-)
-def test_bad_redis_urls_fail_at_start_naming_the_variable(url: str) -> None:
-    with pytest.raises(ConfigError, match="^OAUTH_BRIDGE_REDIS_URL ") as caught:
-        create_app(settings_for(url, "x:"))
-    assert url not in str(caught.value)
-
-
-def test_a_rejected_url_never_echoes_its_password() -> None:
-    with pytest.raises(ConfigError) as caught:
-        parse_redis_url("redis+sentinel://:hunter2-secret@127.0.0.1:26379")
-    assert "hunter2" not in str(caught.value)
-
-
-def test_cluster_prefix_is_one_hash_tag_and_others_keep_theirs() -> None:
-    assert cluster_key_prefix("oauth_bridge:") == "{oauth_bridge:}"
-    assert cluster_key_prefix("{oauth_bridge:}") == "{oauth_bridge:}"
-    assert cluster_key_prefix("{app}:bridge:") == "{app}:bridge:"
-    assert cluster_key_prefix("") == "{oauth_bridge}"
-    assert cluster_key_prefix("{}x:") == "{{}x:}"  # an empty tag is no tag
-    single = settings_for("redis://127.0.0.1:6379/0", "oauth_bridge:")
-    assert effective_key_prefix(single) == "oauth_bridge:"  # existing keys do not move
-    sentinel_settings = settings_for("redis+sentinel://127.0.0.1:1/m", "oauth_bridge:")
-    assert effective_key_prefix(sentinel_settings) == "oauth_bridge:"
-    cluster_settings = settings_for("redis+cluster://127.0.0.1:1", "oauth_bridge:")
-    assert effective_key_prefix(cluster_settings) == "{oauth_bridge:}"
-
-
-def test_rate_limit_storage_uses_limits_spellings() -> None:
-    assert limits.storage_uri(None) == "memory://"
-    assert limits.storage_uri("unix:///run/r.sock") == "redis+unix:///run/r.sock"
-    assert limits.storage_uri("redis+sentinel://h:1,h:2/main/3") == "redis+sentinel://h:1,h:2/main"
-    assert limits.storage_uri("redis+sentinel://h:1/main") == "redis+sentinel://h:1/main"
-    assert limits.storage_uri("redis+cluster://h:1,h:2") == "redis+cluster://h:1,h:2"
-    options = limits.storage_options(settings_for("redis+sentinel://h:1/main/3", "p:"))
-    assert options["db"] == 3 and options["use_replicas"] is False
-    assert options["key_prefix"] == "p:rl"
-    cluster_options = limits.storage_options(settings_for("redis+cluster://h:1", "p:"))
-    assert cluster_options["key_prefix"] == "{p:}rl"
-
-
 # --- Sentinel -----------------------------------------------------------------------------
 
 
@@ -468,6 +368,32 @@ def test_bridge_signs_in_through_sentinel_with_rate_limits(
     finally:
         for key in primary.scan_iter(match=f"{bridge.redis_prefix}*"):
             primary.delete(key)
+        primary.close()
+
+
+def test_demo_finds_redis_through_a_sentinel_url(sentinel: SentinelSetup) -> None:
+    """The demo asks redis_url.py, so a valid Sentinel URL is reachable (it used from_url)."""
+    out = io.StringIO()
+    assert redis_if_reachable(sentinel.url, out) == sentinel.url
+    assert out.getvalue() == ""
+    nobody = f"redis+sentinel://127.0.0.1:{free_port()}/{SERVICE}/2"
+    assert redis_if_reachable(nobody, out) is None
+    assert "did not answer" in out.getvalue()
+
+
+def test_demo_key_cleanup_works_through_a_sentinel_url(sentinel: SentinelSetup) -> None:
+    prefix = unique_prefix()
+    sibling = prefix.rstrip(":") + "-other"  # another prefix sharing the text: not ours
+    primary = sentinel.primary()
+    try:
+        primary.set(f"{prefix}s:1", b"x", ex=60)
+        primary.set(f"{prefix}rl:1", b"x", ex=60)
+        primary.set(sibling, b"x", ex=60)
+        assert delete_prefixed_keys(settings_for(sentinel.url, prefix))
+        assert list(primary.scan_iter(match=f"{prefix}*")) == []
+        assert primary.exists(sibling) == 1
+    finally:
+        primary.delete(sibling)
         primary.close()
 
 
@@ -645,11 +571,27 @@ def test_session_counter_scans_every_cluster_primary(cluster: ClusterSetup) -> N
         client.set(f"{prefix}u:1", b"x", ex=60)
         holders = {client.get_node_from_key(f"{prefix}s:{n}").name for n in range(30)}
         assert len(holders) == 3
-        assert metrics.redis_session_counter(client, prefix)() == (30, False)
+        assert count_session_keys(client, prefix) == (30, False)
     finally:
         for key in cluster_keys(client, f"{prefix}*"):
             client.delete(key)
         client.close()
+
+
+def test_demo_finds_a_cluster_and_cleans_its_hash_tagged_keys(cluster: ClusterSetup) -> None:
+    assert answers_ping(cluster.url)
+    prefix = unique_prefix()
+    store = build_store(settings_for(cluster.url, prefix))
+    observer = cluster.client()
+    try:
+        store.create(ANALYST, TOKENS)
+        assert store.count_sessions() == (1, False)
+        assert cluster_keys(observer, f"{{{prefix}}}*")
+        assert delete_prefixed_keys(settings_for(cluster.url, prefix))
+        assert cluster_keys(observer, f"*{prefix}*") == []
+    finally:
+        store.close()
+        observer.close()
 
 
 def test_bridge_signs_in_through_a_cluster_with_limits_and_metrics(

@@ -17,17 +17,13 @@ from cryptography.fernet import Fernet
 
 from oauth_bridge.config import load_settings
 from oauth_bridge.crypto import TokenCipher
-from oauth_bridge.errors import StoreUnavailable, TooManyRequests
-from oauth_bridge.sessions import (
-    MemorySessionStore,
-    PendingLogin,
-    RedisSessionStore,
-    SessionStore,
-    TokenSet,
-    UserInfo,
-    build_store,
-)
+from oauth_bridge.errors import ConfigError, StoreUnavailable, TooManyRequests
+from oauth_bridge.models import PendingLogin, TokenSet, UserInfo
+from oauth_bridge.sessions import MemorySessionStore, RedisSessionStore, build_store
 from tests.fixtures.redis_fixtures import RedisServer
+
+AnyStore = RedisSessionStore | MemorySessionStore
+"""The concrete stores: the tests also call their test-only methods."""
 
 KEY_A = Fernet.generate_key()
 KEY_B = Fernet.generate_key()
@@ -127,15 +123,15 @@ def make_store(
 
 
 @pytest.fixture
-def store(make_store: StoreFactory) -> SessionStore:
-    store: SessionStore = make_store()
+def store(make_store: StoreFactory) -> AnyStore:
+    store: AnyStore = make_store()
     return store
 
 
 # --- sessions -------------------------------------------------------------------------------
 
 
-def test_round_trip(store: SessionStore) -> None:
+def test_round_trip(store: AnyStore) -> None:
     tokens = realistic_tokens()
     cookie, record = store.create(ANALYST, tokens)
     session_id, _, secret = cookie.partition(".")
@@ -151,14 +147,14 @@ def test_round_trip(store: SessionStore) -> None:
     assert loaded.tokens == tokens
 
 
-def test_each_session_gets_a_new_id_and_secret(store: SessionStore) -> None:
+def test_each_session_gets_a_new_id_and_secret(store: AnyStore) -> None:
     cookies = [store.create(ANALYST, realistic_tokens())[0] for _ in range(20)]
     ids = {c.split(".")[0] for c in cookies}
     secrets_ = {c.split(".")[1] for c in cookies}
     assert len(ids) == 20 and len(secrets_) == 20
 
 
-def test_refresh_token_may_be_absent(store: SessionStore) -> None:
+def test_refresh_token_may_be_absent(store: AnyStore) -> None:
     cookie, _ = store.create(VIEWER, TokenSet("a" * 44, None, 123.5))
     loaded = store.load(cookie)
     assert loaded is not None
@@ -212,7 +208,7 @@ HOSTILE: list[Callable[[str, str], str]] = [
 
 @pytest.mark.parametrize("hostile", HOSTILE, ids=[f"hostile{i}" for i in range(len(HOSTILE))])
 def test_hostile_cookie_values_find_nothing_and_harm_nothing(
-    store: SessionStore, hostile: Callable[[str, str], str]
+    store: AnyStore, hostile: Callable[[str, str], str]
 ) -> None:
     cookie, record = store.create(ANALYST, realistic_tokens())
     other, _ = store.create(VIEWER, realistic_tokens())
@@ -227,7 +223,7 @@ def test_hostile_cookie_values_find_nothing_and_harm_nothing(
     assert store.load(other) is not None
 
 
-def test_non_string_cookie_is_refused(store: SessionStore) -> None:
+def test_non_string_cookie_is_refused(store: AnyStore) -> None:
     for value in (None, b"abc.def", 42):
         assert store.load(value) is None  # type: ignore[arg-type]
 
@@ -301,7 +297,7 @@ def test_load_is_one_round_trip(
     assert [c[0] for c in commands] == ["EVALSHA"]
 
 
-def test_wrong_secret_does_not_slide_into_a_delete(store: SessionStore) -> None:
+def test_wrong_secret_does_not_slide_into_a_delete(store: AnyStore) -> None:
     cookie, record = store.create(ANALYST, realistic_tokens())
     forged = (
         cookie.split(".")[0]
@@ -313,7 +309,7 @@ def test_wrong_secret_does_not_slide_into_a_delete(store: SessionStore) -> None:
     assert store.load(cookie) == record
 
 
-def test_save_tokens_rewrites_and_counts_versions(store: SessionStore) -> None:
+def test_save_tokens_rewrites_and_counts_versions(store: AnyStore) -> None:
     cookie, record = store.create(ANALYST, realistic_tokens())
     fresh = realistic_tokens()
     saved = store.save_tokens(cookie, fresh)
@@ -327,7 +323,7 @@ def test_save_tokens_rewrites_and_counts_versions(store: SessionStore) -> None:
     assert again is not None and again.version == 3
 
 
-def test_delete_returns_the_record_and_never_resurrects(store: SessionStore) -> None:
+def test_delete_returns_the_record_and_never_resurrects(store: AnyStore) -> None:
     cookie, record = store.create(ANALYST, realistic_tokens())
     assert store.delete(cookie) == record
     assert store.delete(cookie) is None
@@ -425,7 +421,7 @@ def test_redis_idle_expiry_never_extends_past_the_absolute_lifetime(
 # --- per-user index -------------------------------------------------------------------------
 
 
-def test_user_index_lists_prunes_and_ends_all(store: SessionStore) -> None:
+def test_user_index_lists_prunes_and_ends_all(store: AnyStore) -> None:
     c1, r1 = store.create(ANALYST, realistic_tokens())
     c2, r2 = store.create(ANALYST, realistic_tokens())
     c3, r3 = store.create(ANALYST, realistic_tokens())
@@ -503,14 +499,14 @@ def _pending(state: str = "state-123") -> PendingLogin:
     return PendingLogin(state, "v" * 64, "/dashboards/1?x=1", round(time.time(), 3))
 
 
-def test_pending_login_is_single_use(store: SessionStore) -> None:
+def test_pending_login_is_single_use(store: AnyStore) -> None:
     login = _pending()
     store.put_pending("browser-a", login, ttl=60, max_per_browser=5)
     assert store.take_pending("browser-a", "state-123") == login
     assert store.take_pending("browser-a", "state-123") is None
 
 
-def test_pending_login_is_bound_to_its_browser(store: SessionStore) -> None:
+def test_pending_login_is_bound_to_its_browser(store: AnyStore) -> None:
     login = _pending()
     store.put_pending("browser-a", login, ttl=60, max_per_browser=5)
     assert store.take_pending("browser-b", "state-123") is None
@@ -529,9 +525,7 @@ def test_pending_login_is_bound_to_its_browser(store: SessionStore) -> None:
         ("browser-a", "state-123\x00"),
     ],
 )
-def test_take_pending_with_junk_finds_nothing(
-    store: SessionStore, binding: str, state: str
-) -> None:
+def test_take_pending_with_junk_finds_nothing(store: AnyStore, binding: str, state: str) -> None:
     login = _pending()
     store.put_pending("browser-a", login, ttl=60, max_per_browser=5)
     assert store.take_pending(binding, state) is None
@@ -545,7 +539,7 @@ def test_pending_login_expires(make_store: StoreFactory) -> None:
     assert store.take_pending("browser-a", "state-123") is None
 
 
-def test_pending_logins_per_browser_are_limited(store: SessionStore) -> None:
+def test_pending_logins_per_browser_are_limited(store: AnyStore) -> None:
     for n in range(3):
         store.put_pending("browser-a", _pending(f"state-{n}"), ttl=60, max_per_browser=3)
     with pytest.raises(TooManyRequests):
@@ -648,3 +642,26 @@ def test_redis_store_refuses_a_decoding_client(redis_url: str) -> None:
     with pytest.raises(ValueError):
         RedisSessionStore(client, TokenCipher([KEY_A]), prefix="x:", idle_timeout=1, max_age=2)
     client.close()
+
+
+def test_session_store_setting_chooses_the_store(redis_url: str) -> None:
+    store = build_store(_settings(redis_url=redis_url, session_store="memory"))
+    assert isinstance(store, MemorySessionStore)
+    store.close()
+    with pytest.raises(ConfigError, match="^OAUTH_BRIDGE_SESSION_STORE=redis requires") as caught:
+        _settings(session_store="redis")
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ConfigError, match="^OAUTH_BRIDGE_SESSION_STORE must be redis or memory"):
+        _settings(session_store="disk")
+
+
+def test_stores_count_their_live_sessions(make_store: StoreFactory) -> None:
+    store = make_store(idle=1, max_age=3600)
+    assert store.count_sessions() == (0, False)
+    store.create(ANALYST, realistic_tokens())
+    cookie, _ = store.create(VIEWER, realistic_tokens())
+    assert store.count_sessions() == (2, False)
+    store.delete(cookie)
+    assert store.count_sessions() == (1, False)
+    make_store.advance(1.5)  # idle expiry ends the other one
+    assert store.count_sessions() == (0, False)

@@ -64,6 +64,8 @@ def test_prefixed_environment_values_are_read() -> None:
         ("OAUTH_BRIDGE_SESSION_IDLE_TIMEOUT", "9999999999", "OAUTH_BRIDGE_SESSION_IDLE_TIMEOUT"),
         ("OAUTH_BRIDGE_PENDING_LOGIN_TTL", "3600", "OAUTH_BRIDGE_PENDING_LOGIN_TTL"),
         ("OAUTH_BRIDGE_UPSTREAM_READ_TIMEOUT", "soon", "OAUTH_BRIDGE_UPSTREAM_READ_TIMEOUT"),
+        ("OAUTH_BRIDGE_SESSION_STORE", "redis", "OAUTH_BRIDGE_SESSION_STORE"),  # no REDIS_URL
+        ("OAUTH_BRIDGE_SESSION_STORE", "disk", "OAUTH_BRIDGE_SESSION_STORE"),
     ],
 )
 def test_bad_settings_name_the_variable(name: str, value: str | None, named: str) -> None:
@@ -85,3 +87,11 @@ def test_samesite_none_requires_secure_cookies() -> None:
         load_settings(env)
     settings = load_settings(GOOD | {"OAUTH_BRIDGE_COOKIE_SAMESITE": "none"})
     assert settings.cookie_samesite == "None"
+
+
+def test_session_store_defaults_to_redis_exactly_when_redis_url_is_set() -> None:
+    assert load_settings(GOOD).session_store == "memory"
+    with_redis = GOOD | {"OAUTH_BRIDGE_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    assert load_settings(with_redis).session_store == "redis"
+    chosen = with_redis | {"OAUTH_BRIDGE_SESSION_STORE": "Memory"}
+    assert load_settings(chosen).session_store == "memory"

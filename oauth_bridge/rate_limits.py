@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import ConfigError, TooManyRequests
-from oauth_bridge.sessions import effective_key_prefix, parse_redis_url
+from oauth_bridge.redis_url import storage_options, storage_uri
 
 log = logging.getLogger(__name__)
 
@@ -37,52 +37,6 @@ EXTENSION_KEY = "oauth_bridge.limiter"
 def client_address() -> str:
     """The rate-limit key: the peer address (made trustworthy by ProxyFix when configured)."""
     return request.remote_addr or "unknown"
-
-
-def storage_uri(redis_url: str | None) -> str:
-    """The ``limits`` storage URI for a ``REDIS_URL`` (checked by ``parse_redis_url``).
-
-    ``unix://`` is ``redis+unix://`` there; ``redis+sentinel://`` and ``redis+cluster://`` are
-    limits' own spellings (https://limits.readthedocs.io/en/stable/storage.html), except that
-    limits reads the whole path as the service name, so a ``/db`` suffix travels as an option
-    (:func:`storage_options`) instead.
-    """
-    if redis_url is None:
-        return "memory://"
-    target = parse_redis_url(redis_url)
-    if target.kind == "sentinel":
-        return redis_url.rstrip("/").rsplit("/", 1)[0] if _has_db(redis_url) else redis_url
-    if redis_url.startswith("unix://"):
-        return "redis+unix://" + redis_url.removeprefix("unix://")
-    return redis_url
-
-
-def _has_db(sentinel_url: str) -> bool:
-    """Whether a sentinel URL ends in ``/service/db`` rather than ``/service``."""
-    path = sentinel_url.split("://", 1)[1].partition("/")[2].strip("/")
-    return "/" in path
-
-
-def storage_options(settings: Settings) -> dict[str, Any]:
-    """Options for limits' Redis storage: the session store's timeouts, prefix and database."""
-    if settings.redis_url is None:
-        return {}
-    timeout = settings.redis_socket_timeout
-    # Same timeouts as the session store: a slow Redis must not hold a worker.
-    options: dict[str, Any] = {
-        "key_prefix": f"{effective_key_prefix(settings)}rl",
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-    }
-    target = parse_redis_url(settings.redis_url)
-    if target.kind == "sentinel":
-        options |= {
-            "db": target.db,
-            # Count on the primary only: a replica lags, and a lagging count lets a burst through.
-            "use_replicas": False,
-            "sentinel_kwargs": {"socket_timeout": timeout, "socket_connect_timeout": timeout},
-        }
-    return options
 
 
 def _too_many(error: RateLimitExceeded) -> BaseResponse:
@@ -131,7 +85,7 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
     except ConfigurationError as exc:
         raise ConfigError(f"OAUTH_BRIDGE_REDIS_URL cannot be used for rate limits: {exc}") from None
     # Only sign-in is limited: every other request (the proxy's hot path) skips the limiter's
-    # per-request resolution of limits, which costs about 80 µs (bench/ figures).
+    # per-request resolution of limits (its cost: docs/performance.md).
     limiter.request_filter(lambda: request.endpoint not in LIMITED_ENDPOINTS)
     for endpoint in LIMITED_ENDPOINTS:
         view = app.view_functions.get(endpoint)

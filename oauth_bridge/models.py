@@ -1,0 +1,47 @@
+"""The records the bridge passes around: who is signed in, their tokens, a sign-in under way.
+
+Import these from any module (views, the Looker client, the token manager) without pulling in a
+session store or a Redis client; the stores in :mod:`oauth_bridge.sessions` seal and keep them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+"""A random id as ``secrets.token_urlsafe(32)`` spells it: a session id, a secret, a binding."""
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: str
+    display_name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str | None
+    expires_at: float
+    """Epoch seconds."""
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    session_id: str
+    user: UserInfo
+    tokens: TokenSet
+    created_at: float
+    """Epoch seconds (millisecond precision); the absolute lifetime counts from here."""
+    version: int
+    """1 at creation, +1 on each token write."""
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    state: str
+    code_verifier: str
+    return_to: str
+    created_at: float

@@ -1,0 +1,119 @@
+"""Where signed-in sessions and pending logins live: Redis in production, memory for the demo.
+
+Use :func:`build_store` to get the store that ``SESSION_STORE`` names for a
+:class:`~oauth_bridge.config.Settings`. Views and the token manager see only these protocols:
+:class:`SessionStore` (what sign-in, sign-out and token refresh do to a session) and
+:class:`PendingLoginStore` (sign-ins under way); :class:`Store` adds what the app itself needs
+(readiness, the active-sessions gauge, shutdown). To add a backend, subclass
+:class:`~oauth_bridge.sessions.base.SealedStore` in a module of its own and name it here.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from oauth_bridge.config import Settings
+from oauth_bridge.crypto import TokenCipher
+from oauth_bridge.models import PendingLogin, SessionRecord, TokenSet, UserInfo
+from oauth_bridge.redis_url import effective_key_prefix, redis_client
+from oauth_bridge.sessions.memory import MemorySessionStore
+from oauth_bridge.sessions.redis import RedisSessionStore
+
+__all__ = [
+    "MemorySessionStore",
+    "PendingLoginStore",
+    "RedisSessionStore",
+    "SessionStore",
+    "Store",
+    "build_store",
+]
+
+log = logging.getLogger(__name__)
+
+
+class SessionStore(Protocol):
+    """What the views and the token manager do to signed-in sessions."""
+
+    def create(self, user: UserInfo, tokens: TokenSet) -> tuple[str, SessionRecord]:
+        """A brand-new session; returns ``(cookie_value, record)``."""
+        ...
+
+    def load(self, cookie_value: str) -> SessionRecord | None:
+        """The session the cookie unlocks (sliding its idle expiry), or None; never raises
+        for hostile input."""
+        ...
+
+    def save_tokens(self, cookie_value: str, tokens: TokenSet) -> SessionRecord | None:
+        """Replace the tokens (under the refresh lock); None if the session is gone."""
+        ...
+
+    def delete(self, cookie_value: str) -> SessionRecord | None:
+        """End the session; returns what was there so its token can be revoked."""
+        ...
+
+    def delete_user_sessions(self, user_id: str) -> int:
+        """Logout everywhere; returns how many live sessions ended."""
+        ...
+
+    def refresh_lock(self, session_id: str, timeout: float) -> AbstractContextManager[bool]:
+        """Yields True when acquired within ``timeout`` seconds, else False."""
+        ...
+
+
+class PendingLoginStore(Protocol):
+    """Sign-ins under way: bound to one browser, single use, short-lived."""
+
+    def put_pending(
+        self, browser_binding: str, login: PendingLogin, ttl: int, max_per_browser: int
+    ) -> None:
+        """Keep ``login`` for ``ttl`` seconds; TooManyRequests past ``max_per_browser``."""
+        ...
+
+    def take_pending(self, browser_binding: str, state: str) -> PendingLogin | None:
+        """The login this browser started with this state, removed; None otherwise."""
+        ...
+
+
+class Store(SessionStore, PendingLoginStore, Protocol):
+    """Both, plus what the app needs of its store: what :func:`build_store` returns."""
+
+    def ping(self) -> None:
+        """Raises StoreUnavailable when the store cannot serve (``/readyz``)."""
+        ...
+
+    def count_sessions(self) -> tuple[int, bool]:
+        """``(live sessions, truncated)``; raises when the store cannot answer (``/metrics``)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def build_store(settings: Settings) -> Store:
+    """The store ``settings.session_store`` names: ``redis`` (any form of
+    :func:`~oauth_bridge.redis_url.parse_redis_url`) or ``memory`` (demo only)."""
+    cipher = TokenCipher(settings.token_keys)
+    if settings.session_store == "memory":
+        reason = (
+            "OAUTH_BRIDGE_REDIS_URL is not set"
+            if settings.redis_url is None
+            else "OAUTH_BRIDGE_SESSION_STORE is memory"
+        )
+        log.warning(
+            "%s: sessions live in this process's memory. "
+            "That is for the demo only; run one worker and expect sign-outs on restart.",
+            reason,
+        )
+        return MemorySessionStore(
+            cipher,
+            idle_timeout=settings.session_idle_timeout,
+            max_age=settings.session_max_age,
+        )
+    return RedisSessionStore(
+        redis_client(settings),
+        cipher,
+        prefix=effective_key_prefix(settings),
+        idle_timeout=settings.session_idle_timeout,
+        max_age=settings.session_max_age,
+    )

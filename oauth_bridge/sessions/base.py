@@ -1,0 +1,156 @@
+"""The steps every session store shares, over a few byte-level operations each backend supplies.
+
+Subclass :class:`SealedStore` to add a backend (see ``redis.py`` and ``memory.py``): it parses the
+cookie, seals and opens values, checks the absolute lifetime, re-seals values still under an old
+key and keeps pending logins single use; the backend only stores, expires and deletes bytes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import replace
+from typing import NamedTuple
+
+from oauth_bridge.crypto import InvalidCiphertext
+from oauth_bridge.errors import TooManyRequests
+from oauth_bridge.models import PendingLogin, SessionRecord, TokenSet, UserInfo
+from oauth_bridge.sessions.codec import (
+    SessionCodec,
+    open_pending,
+    parse_cookie,
+    pending_keys,
+    seal_pending,
+)
+
+TOO_MANY_PENDING = "Too many sign-ins in progress in this browser; finish one first."
+
+
+class _Unlocked(NamedTuple):
+    record: SessionRecord
+    secret: bytes
+    value: bytes
+    """The sealed bytes as read (the compare-and-set of a re-seal compares against them)."""
+    stale_key: bool
+
+
+class SealedStore(ABC):
+    """Sessions and pending logins, sealed by a :class:`SessionCodec`, kept by a subclass."""
+
+    def __init__(self, codec: SessionCodec) -> None:
+        self._codec = codec
+
+    # --- what a backend supplies ------------------------------------------------------------
+
+    @abstractmethod
+    def _insert(
+        self, session_id: str, user_id: str, value: bytes, ttl_ms: int, deadline_ms: int
+    ) -> None:
+        """Store a new session value for ``ttl_ms`` and index it under its user until
+        ``deadline_ms`` (epoch ms), both at once."""
+
+    @abstractmethod
+    def _read_sliding(self, session_id: str) -> bytes | None:
+        """The value, its idle expiry slid forward but never past its absolute lifetime (read
+        from the value's clear ``{created_ms}:`` header); a value past it is deleted."""
+
+    @abstractmethod
+    def _read(self, session_id: str) -> bytes | None:
+        """The value, touching nothing."""
+
+    @abstractmethod
+    def _swap(self, session_id: str, old: bytes, new: bytes) -> None:
+        """Replace ``old`` by ``new`` keeping the expiry, only if ``old`` is still there."""
+
+    @abstractmethod
+    def _overwrite(self, session_id: str, value: bytes) -> bool:
+        """Replace a live value keeping its expiry; False (and nothing written) if it is gone."""
+
+    @abstractmethod
+    def _remove(self, session_id: str, user_id: str) -> None:
+        """Delete the session and its entry in the user's index."""
+
+    @abstractmethod
+    def _insert_pending(
+        self, key_id: str, browser_id: str, blob: bytes, ttl: int, max_per_browser: int
+    ) -> bool:
+        """Store a pending login for ``ttl`` seconds unless its browser already holds
+        ``max_per_browser`` live ones (then False)."""
+
+    @abstractmethod
+    def _pop_pending(self, key_id: str, browser_id: str) -> bytes | None:
+        """Take a pending login out (single use); None when absent or expired."""
+
+    # --- the shared steps -------------------------------------------------------------------
+
+    def create(self, user: UserInfo, tokens: TokenSet) -> tuple[str, SessionRecord]:
+        codec = self._codec
+        cookie_value, secret, record = codec.new_session(user, tokens)
+        deadline_ms = round(record.created_at * 1000) + codec.max_age * 1000
+        value = codec.seal(record, secret)
+        self._insert(record.session_id, user.id, value, codec.initial_ttl_ms(), deadline_ms)
+        return cookie_value, record
+
+    def _unlock(self, cookie_value: str, read: Callable[[str], bytes | None]) -> _Unlocked | None:
+        """The session the cookie's secret opens, read by ``read``; None for anything else."""
+        parsed = parse_cookie(cookie_value)
+        if parsed is None:
+            return None
+        session_id, secret = parsed
+        value = read(session_id)
+        if value is None:
+            return None
+        try:
+            record, stale_key = self._codec.open(session_id, secret, value)
+        except InvalidCiphertext:
+            return None  # only the holder of the secret may read or end a session
+        return _Unlocked(record, secret, value, stale_key)
+
+    def load(self, cookie_value: str) -> SessionRecord | None:
+        found = self._unlock(cookie_value, self._read_sliding)
+        if found is None:
+            return None
+        record = found.record
+        if self._codec.expired(record):
+            return None  # the backend already deleted it, by the same clock
+        if found.stale_key:
+            self._swap(record.session_id, found.value, self._codec.seal(record, found.secret))
+        return record
+
+    def save_tokens(self, cookie_value: str, tokens: TokenSet) -> SessionRecord | None:
+        current = self.load(cookie_value)
+        parsed = parse_cookie(cookie_value)
+        if current is None or parsed is None:
+            return None
+        record = replace(current, tokens=tokens, version=current.version + 1)
+        # Only while it lives: a session deleted meanwhile stays deleted; writing is no activity.
+        written = self._overwrite(record.session_id, self._codec.seal(record, parsed[1]))
+        return record if written else None
+
+    def delete(self, cookie_value: str) -> SessionRecord | None:
+        found = self._unlock(cookie_value, self._read)
+        if found is None:
+            return None
+        self._remove(found.record.session_id, found.record.user.id)
+        return found.record
+
+    def put_pending(
+        self, browser_binding: str, login: PendingLogin, ttl: int, max_per_browser: int
+    ) -> None:
+        keys = pending_keys(browser_binding, login.state)
+        if keys is None:
+            raise ValueError("a pending login needs a binding and a state of sane length")
+        key_id, browser_id, secret = keys
+        blob = seal_pending(self._codec.cipher, key_id, secret, login)
+        if not self._insert_pending(key_id, browser_id, blob, ttl, max_per_browser):
+            raise TooManyRequests(TOO_MANY_PENDING)
+
+    def take_pending(self, browser_binding: str, state: str) -> PendingLogin | None:
+        keys = pending_keys(browser_binding, state)
+        if keys is None:
+            return None
+        key_id, browser_id, secret = keys
+        blob = self._pop_pending(key_id, browser_id)
+        if blob is None:
+            return None
+        return open_pending(self._codec.cipher, key_id, secret, state, blob)

@@ -1,0 +1,173 @@
+"""Sessions in one process's memory: the demo's store when no Redis is configured, and tests'.
+
+Values are sealed exactly as in Redis and expire by the same rules; everything is lost on restart
+and not shared between processes, so never run it behind more than one worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from oauth_bridge.crypto import TokenCipher
+from oauth_bridge.sessions.base import SealedStore
+from oauth_bridge.sessions.codec import Clock, SessionCodec, created_ms
+
+
+class MemorySessionStore(SealedStore):
+    """The Redis store's semantics in one process's memory: for the demo and tests only."""
+
+    def __init__(
+        self,
+        cipher: TokenCipher,
+        *,
+        idle_timeout: int,
+        max_age: int,
+        clock: Clock = time.time,
+    ) -> None:
+        super().__init__(SessionCodec(cipher, idle_timeout, max_age, clock))
+        self._mutex = threading.Lock()
+        self._sessions: dict[str, tuple[bytes, float]] = {}  # id -> (value, expires_at)
+        self._users: dict[str, dict[str, float]] = {}  # user id -> {session id: deadline}
+        self._pending: dict[str, tuple[bytes, float, str]] = {}  # key -> (blob, expires, browser)
+        self._locks: dict[str, threading.Lock] = {}
+
+    def _live_value(self, session_id: str, now: float) -> bytes | None:
+        """The value unless expired (then dropped); call with the mutex held."""
+        entry = self._sessions.get(session_id)
+        if entry is None or entry[1] <= now:
+            self._sessions.pop(session_id, None)
+            return None
+        return entry[0]
+
+    # --- the byte-level operations of SealedStore -------------------------------------------
+
+    def _insert(
+        self, session_id: str, user_id: str, value: bytes, ttl_ms: int, deadline_ms: int
+    ) -> None:
+        with self._mutex:
+            self._sessions[session_id] = (value, self._codec.clock() + ttl_ms / 1000)
+            self._users.setdefault(user_id, {})[session_id] = deadline_ms / 1000
+
+    def _read_sliding(self, session_id: str) -> bytes | None:
+        codec = self._codec
+        with self._mutex:
+            now = codec.clock()
+            value = self._live_value(session_id, now)
+            created = None if value is None else created_ms(value)
+            if value is None or created is None:
+                return value
+            left = created / 1000 + codec.max_age - now
+            if left <= 0:
+                del self._sessions[session_id]
+                return None
+            self._sessions[session_id] = (value, now + min(codec.idle_timeout, left))
+        return value
+
+    def _read(self, session_id: str) -> bytes | None:
+        with self._mutex:
+            return self._live_value(session_id, self._codec.clock())
+
+    def _swap(self, session_id: str, old: bytes, new: bytes) -> None:
+        with self._mutex:
+            entry = self._sessions.get(session_id)
+            if entry is not None and entry[0] == old:
+                self._sessions[session_id] = (new, entry[1])
+
+    def _overwrite(self, session_id: str, value: bytes) -> bool:
+        with self._mutex:
+            entry = self._sessions.get(session_id)
+            if entry is None or entry[1] <= self._codec.clock():
+                return False
+            self._sessions[session_id] = (value, entry[1])
+        return True
+
+    def _remove(self, session_id: str, user_id: str) -> None:
+        with self._mutex:
+            self._sessions.pop(session_id, None)
+            self._users.get(user_id, {}).pop(session_id, None)
+            self._locks.pop(session_id, None)
+
+    def _insert_pending(
+        self, key_id: str, browser_id: str, blob: bytes, ttl: int, max_per_browser: int
+    ) -> bool:
+        with self._mutex:
+            now = self._codec.clock()
+            for key, (_, expires, _) in list(self._pending.items()):
+                if expires <= now:
+                    del self._pending[key]
+            live = sum(1 for _, _, browser in self._pending.values() if browser == browser_id)
+            if live >= max_per_browser:
+                return False
+            self._pending[key_id] = (blob, now + ttl, browser_id)
+        return True
+
+    def _pop_pending(self, key_id: str, browser_id: str) -> bytes | None:
+        with self._mutex:
+            entry = self._pending.pop(key_id, None)
+            if entry is None or entry[1] <= self._codec.clock():
+                return None
+        return entry[0]
+
+    # --- the rest of the store --------------------------------------------------------------
+
+    def delete_user_sessions(self, user_id: str) -> int:
+        with self._mutex:
+            now = self._codec.clock()
+            index = self._users.pop(user_id, {})
+            count = 0
+            for session_id in index:
+                if self._live_value(session_id, now) is not None:
+                    count += 1
+                self._sessions.pop(session_id, None)
+                self._locks.pop(session_id, None)
+        return count
+
+    @contextmanager
+    def _lock(self, session_id: str, timeout: float) -> Iterator[bool]:
+        with self._mutex:
+            lock = self._locks.setdefault(session_id, threading.Lock())
+        acquired = lock.acquire(timeout=timeout)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                lock.release()
+
+    def refresh_lock(self, session_id: str, timeout: float) -> AbstractContextManager[bool]:
+        return self._lock(session_id, timeout)
+
+    def count_sessions(self) -> tuple[int, bool]:
+        """Live sessions in this process (never truncated)."""
+        with self._mutex:
+            now = self._codec.clock()
+            return sum(1 for _, expires in self._sessions.values() if expires > now), False
+
+    def ping(self) -> None:
+        """Memory is always reachable."""
+
+    def close(self) -> None:
+        with self._mutex:
+            self._sessions.clear()
+            self._users.clear()
+            self._pending.clear()
+
+    # --- for tests only ---------------------------------------------------------------------
+
+    def delete_by_id(self, session_id: str) -> None:
+        with self._mutex:
+            self._sessions.pop(session_id, None)
+            self._locks.pop(session_id, None)
+
+    def user_session_ids(self, user_id: str) -> list[str]:
+        with self._mutex:
+            now = self._codec.clock()
+            index = self._users.get(user_id, {})
+            for session_id in list(index):
+                if index[session_id] <= now or self._live_value(session_id, now) is None:
+                    del index[session_id]
+            if not index:
+                self._users.pop(user_id, None)
+            return sorted(index, key=index.__getitem__)

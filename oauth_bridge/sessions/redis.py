@@ -1,0 +1,307 @@
+"""Sessions in Redis, shared by every bridge process: the production store.
+
+:func:`~oauth_bridge.sessions.build_store` makes one from ``REDIS_URL`` (one server, a
+Sentinel-managed primary or a Cluster, see :mod:`oauth_bridge.redis_url`). Redis holds only the
+session id (as a key) and a sealed value (see :mod:`oauth_bridge.sessions.codec`); the Looker user
+id appears in the per-user index key, nothing else.
+
+Redis layout (``P`` is ``REDIS_KEY_PREFIX``; on a Redis Cluster it is wrapped in a hash tag,
+``{P}``, so that every key below sits in one slot: see
+:func:`~oauth_bridge.redis_url.effective_key_prefix`)::
+
+    P s:{session_id}      "{created_ms}:" + sealed record     PX sliding idle, never past max age
+    P u:{user_id}         zset session_id -> absolute deadline (ms)   the per-user index
+    P l:{session_id}      redis-py Lock for refreshing that session's tokens
+    P p:{hash(binding, state)}   sealed pending login         PX pending TTL, single use (GETDEL)
+    P pc:{hash(binding)}  zset pending key -> deadline (ms)   live pending logins of one browser
+
+Loading a session is one round trip (a Lua script: GET, absolute-age check, sliding PEXPIRE).
+Multi-key writes are one MULTI/EXEC transaction or one script, so nothing is ever half-written.
+Every connection problem surfaces as :class:`~oauth_bridge.errors.StoreUnavailable` (503) and the
+same store object works again once Redis is back (redis-py reconnects on the next command).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import LockError
+
+from oauth_bridge.crypto import TokenCipher
+from oauth_bridge.errors import StoreUnavailable
+from oauth_bridge.redis_url import RedisClient, cluster_key_prefix, glob_escape, primaries
+from oauth_bridge.sessions.base import SealedStore
+from oauth_bridge.sessions.codec import Clock, SessionCodec
+
+# The logger keeps the name it had before the store became a package: it is a log field.
+log = logging.getLogger("oauth_bridge.sessions")
+
+SCAN_BUDGET = 200_000
+"""Most keys one count of live sessions examines (SCAN COUNT 1000 per round trip)."""
+
+# Redis answers that mean "the store cannot serve now" rather than "the code is wrong".
+_UNAVAILABLE: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,  # also BusyLoadingError, AuthenticationError
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,  # a failover left us talking to a replica
+    redis.exceptions.MasterDownError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.OutOfMemoryError,
+)
+
+# KEYS[1] session key; ARGV: now_ms, idle_ms, max_age_ms. One round trip per request.
+_LOAD_LUA = """
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local sep = string.find(v, ':', 1, true)
+local created = sep and tonumber(string.sub(v, 1, sep - 1))
+if not created then return v end
+local left = created + tonumber(ARGV[3]) - tonumber(ARGV[1])
+if left <= 0 then
+  redis.call('DEL', KEYS[1])
+  return false
+end
+local ttl = tonumber(ARGV[2])
+if left < ttl then ttl = left end
+redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
+return v
+"""
+
+# Compare-and-set that keeps the TTL: re-sealing under a new key must never undo a refresh.
+_RESEAL_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+end
+return false
+"""
+
+# KEYS[1] pending key, KEYS[2] browser zset; ARGV: value, ttl_ms, now_ms, max, member.
+_PUT_PENDING_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], string.format('%d', tonumber(ARGV[3]) + tonumber(ARGV[2])), ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+
+
+@contextmanager
+def _unavailable_as_503() -> Iterator[None]:
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        log.warning("session store unavailable: %s", type(exc).__name__)
+        raise StoreUnavailable() from None
+
+
+class RedisSessionStore(SealedStore):
+    """Sessions in Redis, shared by every bridge process.
+
+    ``client`` is a ``redis.Redis`` (one server, or a Sentinel-managed primary) or a
+    ``redis.cluster.RedisCluster``, with ``decode_responses=False``;
+    :func:`~oauth_bridge.redis_url.redis_client` builds the right one from ``REDIS_URL``. On a
+    cluster the prefix is hash-tagged (see :func:`~oauth_bridge.redis_url.cluster_key_prefix`),
+    so every key of the bridge sits in one slot and the transactions and scripts below, which
+    touch a session and its user index together, are legal there (redis-py's cluster pipeline
+    runs MULTI/EXEC only within one slot).
+    """
+
+    def __init__(
+        self,
+        client: RedisClient,
+        cipher: TokenCipher,
+        *,
+        prefix: str,
+        idle_timeout: int,
+        max_age: int,
+        clock: Clock = time.time,
+    ) -> None:
+        if client.get_connection_kwargs().get("decode_responses"):
+            raise ValueError("the session store needs a Redis client with decode_responses=False")
+        super().__init__(SessionCodec(cipher, idle_timeout, max_age, clock))
+        self._client = client
+        self._prefix = cluster_key_prefix(prefix) if isinstance(client, RedisCluster) else prefix
+        self._load = client.register_script(_LOAD_LUA)
+        self._reseal = client.register_script(_RESEAL_LUA)
+        self._put_pending = client.register_script(_PUT_PENDING_LUA)
+
+    def _s(self, session_id: str) -> str:
+        return f"{self._prefix}s:{session_id}"
+
+    def _u(self, user_id: str) -> str:
+        return f"{self._prefix}u:{user_id}"
+
+    # --- the byte-level operations of SealedStore -------------------------------------------
+
+    def _insert(
+        self, session_id: str, user_id: str, value: bytes, ttl_ms: int, deadline_ms: int
+    ) -> None:
+        index = self._u(user_id)
+        with _unavailable_as_503():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.set(self._s(session_id), value, px=ttl_ms, nx=True)
+            pipe.zremrangebyscore(index, "-inf", self._codec.now_ms())
+            pipe.zadd(index, {session_id: deadline_ms})
+            pipe.pexpire(index, self._codec.max_age * 1000)
+            pipe.execute()
+
+    def _read_sliding(self, session_id: str) -> bytes | None:
+        codec = self._codec
+        with _unavailable_as_503():
+            value = self._load(
+                keys=[self._s(session_id)],
+                args=[codec.now_ms(), codec.idle_timeout * 1000, codec.max_age * 1000],
+            )
+        return value if isinstance(value, bytes) else None
+
+    def _read(self, session_id: str) -> bytes | None:
+        with _unavailable_as_503():
+            value = self._client.get(self._s(session_id))
+        return value if isinstance(value, bytes) else None
+
+    def _swap(self, session_id: str, old: bytes, new: bytes) -> None:
+        with _unavailable_as_503():
+            self._reseal(keys=[self._s(session_id)], args=[old, new])
+
+    def _overwrite(self, session_id: str, value: bytes) -> bool:
+        with _unavailable_as_503():
+            # XX: a session deleted meanwhile stays deleted; KEEPTTL: writing is not activity.
+            return bool(self._client.set(self._s(session_id), value, xx=True, keepttl=True))
+
+    def _remove(self, session_id: str, user_id: str) -> None:
+        with _unavailable_as_503():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(self._s(session_id))
+            pipe.zrem(self._u(user_id), session_id)
+            pipe.execute()
+
+    def _insert_pending(
+        self, key_id: str, browser_id: str, blob: bytes, ttl: int, max_per_browser: int
+    ) -> bool:
+        with _unavailable_as_503():
+            stored = self._put_pending(
+                keys=[f"{self._prefix}p:{key_id}", f"{self._prefix}pc:{browser_id}"],
+                args=[blob, ttl * 1000, self._codec.now_ms(), max_per_browser, key_id],
+            )
+        return bool(stored)
+
+    def _pop_pending(self, key_id: str, browser_id: str) -> bytes | None:
+        with _unavailable_as_503():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.getdel(f"{self._prefix}p:{key_id}")
+            pipe.zrem(f"{self._prefix}pc:{browser_id}", key_id)
+            blob = pipe.execute()[0]
+        return blob if isinstance(blob, bytes) else None
+
+    # --- the rest of the store --------------------------------------------------------------
+
+    def delete_user_sessions(self, user_id: str) -> int:
+        index = self._u(user_id)
+
+        def end_all(pipe: Any) -> None:
+            ids = [m.decode("ascii") for m in pipe.zrange(index, 0, -1)]
+            pipe.multi()
+            for session_id in ids:
+                pipe.delete(self._s(session_id))
+            pipe.delete(index)
+
+        with _unavailable_as_503():
+            # WATCH the index: a session created meanwhile is retried, not left un-indexed.
+            results: list[int] = list(self._client.transaction(end_all, index) or [])
+        return sum(results[:-1])
+
+    @contextmanager
+    def _lock(self, session_id: str, timeout: float) -> Iterator[bool]:
+        # The lock also expires after `timeout`, so a crashed holder frees it by itself.
+        lock = self._client.lock(
+            f"{self._prefix}l:{session_id}",
+            timeout=timeout,
+            blocking_timeout=timeout,
+            thread_local=False,
+        )
+        with _unavailable_as_503():
+            acquired = bool(lock.acquire())
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                try:
+                    lock.release()
+                except LockError:
+                    log.warning("refresh lock expired before release; the work took too long")
+                except _UNAVAILABLE as exc:
+                    log.warning("could not release refresh lock: %s", type(exc).__name__)
+
+    def refresh_lock(self, session_id: str, timeout: float) -> AbstractContextManager[bool]:
+        return self._lock(session_id, timeout)
+
+    def count_sessions(self) -> tuple[int, bool]:
+        """Live sessions by a bounded SCAN (see :func:`count_session_keys`); raises on outage."""
+        return count_session_keys(self._client, self._prefix)
+
+    def ping(self) -> None:
+        with _unavailable_as_503():
+            self._client.ping()
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- for tests and tools only -----------------------------------------------------------
+
+    def delete_by_id(self, session_id: str) -> None:
+        """Remove a session the caller knows only by id; its index entry is pruned later."""
+        with _unavailable_as_503():
+            self._client.delete(self._s(session_id))
+
+    def user_session_ids(self, user_id: str) -> list[str]:
+        index = self._u(user_id)
+        with _unavailable_as_503():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.zremrangebyscore(index, "-inf", self._codec.now_ms())
+            pipe.zrange(index, 0, -1)
+            members: list[bytes] = pipe.execute()[1]
+            ids = [m.decode("ascii") for m in members]
+            if not ids:
+                return []
+            pipe = self._client.pipeline(transaction=False)
+            for session_id in ids:
+                pipe.exists(self._s(session_id))
+            alive = pipe.execute()
+            gone = [sid for sid, exists in zip(ids, alive, strict=True) if not exists]
+            if gone:
+                self._client.zrem(index, *gone)
+        return [sid for sid, exists in zip(ids, alive, strict=True) if exists]
+
+
+def count_session_keys(client: RedisClient, prefix: str) -> tuple[int, bool]:
+    """``(count, truncated)`` of ``{prefix}s:*`` string keys, by a bounded SCAN.
+
+    Sessions end by Redis expiry, so a counter kept on create/delete would drift; counting the
+    keys is exact. On a Redis Cluster SCAN walks one node's keyspace only, so every primary is
+    scanned (replicas hold copies); the budget (``SCAN_BUDGET`` keys examined) is shared by all
+    of them, and when it runs out the count is a lower bound and ``truncated`` is True.
+    """
+    pattern = glob_escape(prefix) + "s:*"
+    total = 0
+    examined = 0
+    for node in primaries(client):
+        seen: set[bytes | str] = set()  # SCAN may return a key twice on one node
+        cursor = 0
+        while True:
+            cursor, keys = node.scan(cursor=cursor, match=pattern, count=1000, _type="string")
+            seen.update(keys)
+            examined += 1000
+            if cursor == 0:
+                break
+            if examined >= SCAN_BUDGET:
+                return total + len(seen), True
+        total += len(seen)
+    return total, False

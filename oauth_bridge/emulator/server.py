@@ -15,10 +15,10 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from oauth_bridge.emulator.api import create_api_app
+from oauth_bridge.emulator.api_host import create_api_app
 from oauth_bridge.emulator.config import EmulatorConfig
 from oauth_bridge.emulator.state import EmulatorState
-from oauth_bridge.emulator.ui import create_ui_app
+from oauth_bridge.emulator.ui_host import create_ui_app
 
 log = logging.getLogger("oauth_bridge.emulator")
 

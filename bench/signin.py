@@ -11,62 +11,21 @@ from __future__ import annotations
 
 import threading
 import time
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urlencode
 
 import requests
 
-EMAIL = "admin@example.com"
-PASSWORD = "looker-admin"
+from oauth_bridge.emulator.browser_login import browser_sign_in
+from oauth_bridge.emulator.seed import SEED_BY_KEY
 
-
-class _FormParser(HTMLParser):
-    """The first form's action and its input fields (hidden values and submit buttons)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self._in_form = False
-        self._done = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form" and not self._done:
-            self._in_form = True
-            self.action = values.get("action", "")
-        elif self._in_form and tag in ("input", "button") and values.get("name"):
-            name = values["name"]
-            if tag == "button" and name in self.fields:
-                return  # first button wins (the emulator's "Allow")
-            self.fields[name] = values.get("value", "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form" and self._in_form:
-            self._in_form = False
-            self._done = True
+SIGN_IN_AS = SEED_BY_KEY["admin"]
 
 
 def sign_in(browser: requests.Session, bridge_url: str) -> dict[str, Any]:
     """One complete sign-in, filling the emulator's forms if shown; returns /auth/session."""
-    answer = browser.get(
-        f"{bridge_url}/auth/login", params={"return_to": "/auth/session"}, timeout=30
-    )
-    for _ in range(4):
-        if answer.headers.get("content-type", "").startswith("application/json"):
-            break
-        form = _FormParser()
-        form.feed(answer.text)
-        if form.action is None:
-            raise RuntimeError(f"no form and no JSON at {answer.url} ({answer.status_code})")
-        fields = dict(form.fields)
-        if "email" in fields:
-            fields.update(email=EMAIL, password=PASSWORD)
-        if "approve" in fields:
-            fields["approve"] = "true"
-        answer.close()
-        answer = browser.post(urljoin(answer.url, form.action), data=fields, timeout=30)
+    start = f"{bridge_url}/auth/login?{urlencode({'return_to': '/auth/session'})}"
+    answer = browser_sign_in(browser, start, SIGN_IN_AS.email, SIGN_IN_AS.password, timeout=30)
     with answer:
         if answer.status_code != 200:
             raise RuntimeError(f"sign-in ended at {answer.url} with {answer.status_code}")

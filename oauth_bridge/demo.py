@@ -28,17 +28,11 @@ from flask import Flask, Response, send_from_directory
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from oauth_bridge.config import Settings, load_settings
+from oauth_bridge.emulator.seed import ADMIN_API3, SEED_USERS
 from oauth_bridge.errors import ConfigError
 from oauth_bridge.redis_url import answers_ping, delete_prefixed_keys
 
 log = logging.getLogger(__name__)
-
-SEED_USERS = (
-    ("admin@example.com", "looker-admin", "Admin"),
-    ("analyst@example.com", "looker-analyst", "Developer"),
-    ("viewer@example.com", "looker-viewer", "Viewer"),
-)
-ADMIN_API3 = ("admin-client-id", "admin-client-secret")
 
 
 def find_static_dir() -> Path:
@@ -291,7 +285,7 @@ def redis_if_reachable(url: str | None, out: TextIO) -> str | None:
 def describe(stack: DemoStack, store: str) -> str:
     """What the demo prints once it is ready: where to go and whom to sign in as."""
     users = "\n".join(
-        f"    {email:<22} password {password:<16} ({role})" for email, password, role in SEED_USERS
+        f"    {user.email:<22} password {user.password:<16} ({user.role})" for user in SEED_USERS
     )
     return (
         "oauth_bridge demo is ready.\n"

@@ -45,14 +45,10 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 
 from oauth_bridge.config import load_settings  # noqa: E402
 from oauth_bridge.emulator import EmulatorConfig, EmulatorServer  # noqa: E402
+from oauth_bridge.emulator.browser_login import browser_sign_in  # noqa: E402
+from oauth_bridge.emulator.seed import SEED_USERS  # noqa: E402
 from oauth_bridge.factory import create_app  # noqa: E402
-from tests.fixtures.emulator import browser_sign_in  # noqa: E402
 
-SEED = (
-    ("admin@example.com", "looker-admin"),
-    ("analyst@example.com", "looker-analyst"),
-    ("viewer@example.com", "looker-viewer"),
-)
 CLIENT_ID = "soak-client"
 API_HEADERS = {"X-Looker-AppId": "oauth-bridge-soak"}
 
@@ -154,7 +150,8 @@ def _bridge(
 
 
 def _sign_in(url: str, cookie_name: str, index: int) -> _User:
-    email, password = SEED[index % len(SEED)]
+    seed = SEED_USERS[index % len(SEED_USERS)]
+    email, password = seed.email, seed.password
     http = requests.Session()
     final = browser_sign_in(http, f"{url}/auth/login?return_to=/auth/session", email, password)
     final.close()

@@ -1,6 +1,8 @@
 """Seed data: three users of three roles, and content two of them see and one does not.
 
-The ids are strings, as in the Looker 4.0 spec. :func:`seed_users` and :func:`seed_content`
+The one place the seed users and their passwords are written (:data:`SEED_USERS`); the demo,
+the tools, the benchmark and the tests read them from here. The ids are strings, as in the
+Looker 4.0 spec. :func:`seed_users` and :func:`seed_content`
 return fresh objects each call, so ``POST /_emulator/reset`` restores them exactly.
 """
 
@@ -80,42 +82,71 @@ class Content:
     dashboards: dict[str, Dashboard]
 
 
-SEED_PASSWORDS = {
-    "admin@example.com": "looker-admin",
-    "analyst@example.com": "looker-analyst",
-    "viewer@example.com": "looker-viewer",
-}
+@dataclass(frozen=True)
+class SeedUser:
+    """One seed user as everything outside the emulator knows it: the demo's printed help, the
+    test fixtures, the soak tool and the benchmark sign in with these, so they are written once."""
+
+    key: str
+    """A short name for tests and tools (``"admin"``, ``"analyst"``, ``"viewer"``)."""
+    id: str
+    email: str
+    password: str
+    role: str
+    first_name: str
+    last_name: str
+    api3: tuple[str, str]
+    """API3 credentials (client_id, client_secret) bound to this user."""
+
+
+SEED_USERS = (
+    SeedUser(
+        "admin",
+        "1",
+        "admin@example.com",
+        "looker-admin",
+        ADMIN,
+        "Ada",
+        "Admin",
+        ("admin-client-id", "admin-client-secret"),
+    ),
+    SeedUser(
+        "analyst",
+        "2",
+        "analyst@example.com",
+        "looker-analyst",
+        DEVELOPER,
+        "Ann",
+        "Analyst",
+        ("analyst-client-id", "analyst-client-secret"),
+    ),
+    SeedUser(
+        "viewer",
+        "3",
+        "viewer@example.com",
+        "looker-viewer",
+        VIEWER,
+        "Vic",
+        "Viewer",
+        ("viewer-client-id", "viewer-client-secret"),
+    ),
+)
+SEED_BY_KEY = {user.key: user for user in SEED_USERS}
+ADMIN_API3 = SEED_BY_KEY["admin"].api3
+"""The Admin's API3 credentials: what ``register-client`` (looker-sdk) signs in with."""
+
+
+def credentials(key: str) -> tuple[str, str]:
+    """(email, password) of the seed user ``key``: what the sign-in form takes."""
+    user = SEED_BY_KEY[key]
+    return user.email, user.password
 
 
 def seed_users() -> dict[str, User]:
+    """Fresh :class:`User` objects for :data:`SEED_USERS`, by id."""
     users = [
-        User(
-            "1",
-            "admin@example.com",
-            "looker-admin",
-            ADMIN,
-            "Ada",
-            "Admin",
-            api3=(("admin-client-id", "admin-client-secret"),),
-        ),
-        User(
-            "2",
-            "analyst@example.com",
-            "looker-analyst",
-            DEVELOPER,
-            "Ann",
-            "Analyst",
-            api3=(("analyst-client-id", "analyst-client-secret"),),
-        ),
-        User(
-            "3",
-            "viewer@example.com",
-            "looker-viewer",
-            VIEWER,
-            "Vic",
-            "Viewer",
-            api3=(("viewer-client-id", "viewer-client-secret"),),
-        ),
+        User(s.id, s.email, s.password, s.role, s.first_name, s.last_name, api3=(s.api3,))
+        for s in SEED_USERS
     ]
     return {user.id: user for user in users}
 

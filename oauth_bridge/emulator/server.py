@@ -15,10 +15,11 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from oauth_bridge.emulator.api import create_api_app
+from oauth_bridge.emulator.api_host import create_api_app
 from oauth_bridge.emulator.config import EmulatorConfig
+from oauth_bridge.emulator.seed import SEED_USERS
 from oauth_bridge.emulator.state import EmulatorState
-from oauth_bridge.emulator.ui import create_ui_app
+from oauth_bridge.emulator.ui_host import create_ui_app
 
 log = logging.getLogger("oauth_bridge.emulator")
 
@@ -129,11 +130,8 @@ def serve_forever(
     with EmulatorServer(config, host, port, api_port) as emulator:
         print(f"Looker emulator UI host:  {emulator.ui_url}", flush=True)
         print(f"Looker emulator API host: {emulator.api_url}", flush=True)
-        print(
-            "Seed users: admin@example.com / looker-admin, analyst@example.com / "
-            "looker-analyst, viewer@example.com / looker-viewer",
-            flush=True,
-        )
+        users = ", ".join(f"{user.email} / {user.password}" for user in SEED_USERS)
+        print(f"Seed users: {users}", flush=True)
         try:
             while not stop.wait(0.5):
                 pass

@@ -22,6 +22,7 @@ from flask import Flask, Response, send_from_directory
 from playwright.sync_api import Page, expect
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from oauth_bridge.emulator.seed import credentials
 from tests.fixtures.bridge import BridgeServer
 from tests.fixtures.redis_fixtures import free_port
 
@@ -111,7 +112,7 @@ def test_allowed_origin_signs_in_and_calls_the_bridge_with_fetch_and_the_sdk(
     spa = serve_page("Allowed SPA", int(urlsplit(bridge.spa_origin).port or 0))
     assert spa == bridge.spa_origin
     page = new_page
-    sign_in(page, bridge, f"{spa}/", "viewer@example.com", "looker-viewer")
+    sign_in(page, bridge, f"{spa}/", *credentials("viewer"))
 
     answer: dict[str, Any] = page.evaluate(
         FETCH_JSON,
@@ -144,7 +145,7 @@ def test_a_foreign_origin_reads_nothing_even_in_a_signed_in_browser(
     spa = serve_page("Allowed SPA", int(urlsplit(bridge.spa_origin).port or 0))
     evil = serve_page("Foreign page", free_port())
     page = new_page
-    sign_in(page, bridge, f"{spa}/", "analyst@example.com", "looker-analyst")
+    sign_in(page, bridge, f"{spa}/", *credentials("analyst"))
     page.goto(f"{evil}/")
     expect(page.locator("h1")).to_have_text("Foreign page")
     before = bridge.emulator.state.request_count

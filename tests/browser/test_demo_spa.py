@@ -23,7 +23,7 @@ from playwright.sync_api import ConsoleMessage, Page, Response, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from oauth_bridge.demo import DemoStack
-from oauth_bridge.emulator.seed import DEVELOPER, VIEWER, seed_content
+from oauth_bridge.emulator.seed import DEVELOPER, VIEWER, credentials, seed_content
 from tests.fixtures.redis_fixtures import free_port
 
 pytestmark = pytest.mark.browser
@@ -138,7 +138,7 @@ def test_analyst_and_viewer_see_their_own_content(
     demo: DemoStack, new_page: Page, browser: Any, tmp_path: Path
 ) -> None:
     analyst_watch = ConsoleWatch(new_page, demo.bridge_url)
-    sign_in(new_page, demo, "analyst@example.com", "looker-analyst")
+    sign_in(new_page, demo, *credentials("analyst"))
     mark = analyst_watch.mark()
     expect(new_page.locator("#user-name")).not_to_have_text("")
     analyst_looks, analyst_dashboards = look_titles(new_page), dashboard_titles(new_page)
@@ -148,7 +148,7 @@ def test_analyst_and_viewer_see_their_own_content(
     try:
         viewer_page = viewer_context.new_page()
         viewer_watch = ConsoleWatch(viewer_page, demo.bridge_url)
-        sign_in(viewer_page, demo, "viewer@example.com", "looker-viewer")
+        sign_in(viewer_page, demo, *credentials("viewer"))
         viewer_looks, viewer_dashboards = look_titles(viewer_page), dashboard_titles(viewer_page)
         viewer_page.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
         assert viewer_watch.errors(allow_401=True) == []
@@ -166,7 +166,7 @@ def test_analyst_and_viewer_see_their_own_content(
 
 def test_running_a_look_shows_its_rows(demo: DemoStack, new_page: Page, tmp_path: Path) -> None:
     watch = ConsoleWatch(new_page, demo.bridge_url)
-    sign_in(new_page, demo, "analyst@example.com", "looker-analyst")
+    sign_in(new_page, demo, *credentials("analyst"))
     mark = watch.mark()
     first = new_page.locator("#looks li").first
     look_id = first.get_attribute("data-look-id")
@@ -203,7 +203,7 @@ def test_phone_width_fits_without_sideways_scrolling(
     try:
         page = context.new_page()
         watch = ConsoleWatch(page, demo.bridge_url)
-        sign_in(page, demo, "analyst@example.com", "looker-analyst")
+        sign_in(page, demo, *credentials("analyst"))
         look_titles(page)
         page.locator("#looks li").first.get_by_role("button").click()
         expect(page.locator("#result-table tbody tr").first).to_be_visible()
@@ -222,7 +222,7 @@ def test_expired_session_shows_message_and_offers_sign_in(
 ) -> None:
     demo = demo_factory(token_ttl=3, settings_overrides={"refresh_margin": 0})
     watch = ConsoleWatch(new_page, demo.bridge_url)
-    sign_in(new_page, demo, "viewer@example.com", "looker-viewer")
+    sign_in(new_page, demo, *credentials("viewer"))
     look_titles(new_page)
 
     demo.emulator.state.update_config(refresh_enabled=False)
@@ -251,7 +251,7 @@ def test_sign_out_removes_the_cookie_and_ends_the_session(
     demo: DemoStack, new_page: Page, tmp_path: Path
 ) -> None:
     watch = ConsoleWatch(new_page, demo.bridge_url)
-    sign_in(new_page, demo, "analyst@example.com", "looker-analyst")
+    sign_in(new_page, demo, *credentials("analyst"))
     look_titles(new_page)
     cookies = session_cookies(new_page)
     assert len(cookies) == 1 and cookies[0]["httpOnly"]
@@ -290,7 +290,7 @@ def test_tokens_never_reach_the_page(demo: DemoStack, new_page: Page) -> None:
         bodies.append(" ".join(f"{k}: {v}" for k, v in response.headers.items()))
 
     new_page.on("response", keep_body)
-    sign_in(new_page, demo, "analyst@example.com", "looker-analyst")
+    sign_in(new_page, demo, *credentials("analyst"))
     look_titles(new_page)
     new_page.locator("#looks li").first.get_by_role("button").click()
     expect(new_page.locator("#result-table tbody tr").first).to_be_visible()

@@ -12,6 +12,7 @@ import requests
 
 from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.emulator.results import row
+from oauth_bridge.emulator.seed import ADMIN_API3
 from tests.fixtures.emulator import SEED_IDS, TEST_REDIRECT_URI, oauth_tokens
 
 DOCS = "https://cloud.google.com/looker/docs/"
@@ -148,7 +149,7 @@ def test_api3_login_sudo_and_bad_credentials(emulator: EmulatorServer) -> None:
     assert as_viewer("POST", "/login/1").status_code == 403
     bad = requests.post(
         f"{emulator.api_url}/api/4.0/login",
-        data={"client_id": "admin-client-id", "client_secret": "wrong"},
+        data={"client_id": ADMIN_API3[0], "client_secret": "wrong"},
         timeout=10,
     )
     assert bad.status_code == 404 and bad.json()["message"] == "Not found"
@@ -299,7 +300,7 @@ def test_login_refuses_cors_even_for_allowed_origins(
     emulator = emulator_factory(cors_origins=("http://localhost:5173",))
     response = requests.post(
         f"{emulator.api_url}/api/4.0/login",
-        data={"client_id": "admin-client-id", "client_secret": "admin-client-secret"},
+        data={"client_id": ADMIN_API3[0], "client_secret": ADMIN_API3[1]},
         headers={"Origin": "http://localhost:5173"},
         timeout=10,
     )

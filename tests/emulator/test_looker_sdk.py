@@ -8,6 +8,7 @@ from looker_sdk import error as sdk_error
 from looker_sdk import models40
 
 from oauth_bridge.emulator import EmulatorServer
+from oauth_bridge.emulator.seed import ADMIN_API3
 
 
 @pytest.fixture
@@ -15,8 +16,8 @@ def sdk(
     emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> looker_sdk.methods40.Looker40SDK:
     monkeypatch.setenv("LOOKERSDK_BASE_URL", emulator.api_url)
-    monkeypatch.setenv("LOOKERSDK_CLIENT_ID", "admin-client-id")
-    monkeypatch.setenv("LOOKERSDK_CLIENT_SECRET", "admin-client-secret")
+    monkeypatch.setenv("LOOKERSDK_CLIENT_ID", ADMIN_API3[0])
+    monkeypatch.setenv("LOOKERSDK_CLIENT_SECRET", ADMIN_API3[1])
     monkeypatch.setenv("LOOKERSDK_VERIFY_SSL", "false")
     client = looker_sdk.init40()
     yield client

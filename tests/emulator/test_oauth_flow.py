@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from oauth_bridge.emulator import EmulatorServer
+from oauth_bridge.emulator.browser_login import SignInRefused
 from tests.fixtures.emulator import (
     SEED,
     SEED_IDS,
@@ -214,11 +215,11 @@ def test_login_post_without_the_csrf_cookie_value_is_refused(
 
 
 def test_wrong_password_stays_on_the_login_page(emulator: EmulatorServer, client_id: str) -> None:
-    with requests.Session() as http, pytest.raises(AssertionError, match="refused"):
+    with requests.Session() as http, pytest.raises(SignInRefused, match="refused"):
         browser_sign_in(
             http,
             auth_url(emulator, client_id, pkce_pair()[1]),
-            "admin@example.com",
+            SEED["admin"][0],
             "wrong",
             follow_final=False,
         )
@@ -382,7 +383,7 @@ def test_deleted_or_disabled_user_loses_its_tokens_at_once(
         assert changed.status_code == 200 and changed.json()["is_disabled"] is True
     assert whoami(emulator, tokens["access_token"]).status_code == 401
     assert refresh(emulator, client_id, tokens["refresh_token"]).json()["error"] == "invalid_grant"
-    with requests.Session() as http, pytest.raises(AssertionError, match="refused"):
+    with requests.Session() as http, pytest.raises(SignInRefused, match="refused"):
         get_code(emulator, "analyst", client_id, pkce_pair()[1], http=http)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from oauth_bridge.emulator import EmulatorServer
+from oauth_bridge.emulator.seed import credentials
 from tests.emulator import oauth_session_example
 
 
@@ -73,12 +74,12 @@ def test_example_script_signs_in_approves_and_calls_me(
     )
     monkeypatch.chdir(tmp_path)
 
-    first = run_example(monkeypatch, capsys, "viewer@example.com", "looker-viewer")
+    first = run_example(monkeypatch, capsys, *credentials("viewer"))
     assert "Hi Vic, your user_id is 3" in first
     assert emulator.state.is_app_user("example-app", "3")
 
     # Approved already: /auth redirects straight to the redirect URI (the script's other path).
-    again = run_example(monkeypatch, capsys, "viewer@example.com", "looker-viewer")
+    again = run_example(monkeypatch, capsys, *credentials("viewer"))
     assert "Hi Vic, your user_id is 3" in again
     assert emulator.state.token_requests["authorization_code"] == 2
     codes_sent = [r for r in emulator.state.request_log if r.path == "/api/token"]

@@ -10,6 +10,7 @@ import time
 
 import requests
 
+from oauth_bridge.emulator.seed import ADMIN_API3
 from tests.fixtures.redis_fixtures import free_port
 
 SCRIPT = (
@@ -47,7 +48,7 @@ def test_serve_forever_serves_both_hosts_and_stops_on_sigterm() -> None:
         assert login.status_code == 200 and 'name="password"' in login.text
         token = requests.post(
             f"{api}/api/4.0/login",
-            data={"client_id": "admin-client-id", "client_secret": "admin-client-secret"},
+            data={"client_id": ADMIN_API3[0], "client_secret": ADMIN_API3[1]},
             timeout=5,
         ).json()
         assert token["expires_in"] == 77

@@ -17,65 +17,20 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urlencode
 
 import pytest
 import requests
 
 from oauth_bridge.demo import DemoStack, create_spa_app, find_static_dir, redis_if_reachable
+from oauth_bridge.emulator.browser_login import browser_sign_in
+from oauth_bridge.emulator.seed import SEED_BY_KEY
 from oauth_bridge.errors import ConfigError
 from tests.fixtures.redis_fixtures import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 APP_ID = {"X-Looker-AppId": "oauth-bridge-test"}
-
-
-class _Form(HTMLParser):
-    """The first form of a page: its action and the fields it would submit."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self._in_form = False
-        self._done = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form" and not self._done:
-            self.action, self._in_form = values.get("action", ""), True
-        elif tag == "input" and self._in_form and values.get("name"):
-            self.fields[values["name"]] = values.get("value", "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form" and self._in_form:
-            self._in_form, self._done = False, True
-
-
-def submit_form(
-    http: requests.Session, page: requests.Response, **fields: str
-) -> requests.Response:
-    form = _Form()
-    form.feed(page.text)
-    assert form.action is not None, f"no form on {page.url}: {page.text[:300]}"
-    response = http.post(urljoin(page.url, form.action), data={**form.fields, **fields}, timeout=10)
-    response.close()
-    return response
-
-
-def sign_in_with_requests(
-    http: requests.Session, bridge_url: str, spa_url: str, email: str, password: str
-) -> requests.Response:
-    """The browser's path: bridge /auth/login → Looker sign-in form → approval → back to the SPA."""
-    login_page = http.get(f"{bridge_url}/auth/login", params={"return_to": spa_url}, timeout=10)
-    login_page.close()
-    assert login_page.ok, login_page.text[:300]
-    after = submit_form(http, login_page, email=email, password=password)
-    if not after.url.startswith(spa_url):  # first sign-in for this app: allow it
-        after = submit_form(http, after, approve="true")
-    return after
 
 
 @dataclass
@@ -162,9 +117,10 @@ def test_demo_command_serves_a_working_stack_and_stops_cleanly_on_ctrl_c(
         unauthenticated = http.get(f"{bridge_url}/auth/session", timeout=10)
         assert unauthenticated.status_code == 401
 
-        landed = sign_in_with_requests(
-            http, bridge_url, spa_url, "viewer@example.com", "looker-viewer"
-        )
+        # The browser's path: bridge /auth/login -> Looker sign-in form -> approval -> the SPA.
+        viewer = SEED_BY_KEY["viewer"]
+        start = f"{bridge_url}/auth/login?{urlencode({'return_to': spa_url})}"
+        landed = browser_sign_in(http, start, viewer.email, viewer.password)
         assert landed.status_code == 200 and landed.url == spa_url
 
         session = http.get(f"{bridge_url}/auth/session", headers={"Origin": spa_origin}, timeout=10)

@@ -20,6 +20,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from oauth_bridge.emulator import EmulatorServer
+from oauth_bridge.emulator.seed import credentials
 from tests.fixtures.emulator import browser_sign_in
 from tests.fixtures.redis_fixtures import free_port
 
@@ -96,8 +97,7 @@ def test_a_150_mb_csv_streams_with_flat_memory(
         signed_in = browser_sign_in(
             http,
             f"{url}/auth/login?return_to=/auth/session",
-            "analyst@example.com",
-            "looker-analyst",
+            *credentials("analyst"),
         )
         assert signed_in.status_code == 200 and signed_in.json()["authenticated"] is True
         headers = {"X-Looker-AppId": "streaming-test"}

@@ -7,15 +7,16 @@ import subprocess
 import sys
 
 from oauth_bridge.emulator import EmulatorServer
+from oauth_bridge.emulator.seed import ADMIN_API3
 
 REDIRECT = "https://bridge.example.com/auth/callback"
 
 
-def run_register(emulator: EmulatorServer, *args: str, secret: str = "admin-client-secret"):
+def run_register(emulator: EmulatorServer, *args: str, secret: str = ADMIN_API3[1]):
     env = dict(os.environ)
     env.update(
         LOOKERSDK_BASE_URL=emulator.api_url,
-        LOOKERSDK_CLIENT_ID="admin-client-id",
+        LOOKERSDK_CLIENT_ID=ADMIN_API3[0],
         LOOKERSDK_CLIENT_SECRET=secret,
         LOOKERSDK_VERIFY_SSL="false",
     )
@@ -33,7 +34,7 @@ def registered_apps(emulator: EmulatorServer) -> dict[str, dict[str, object]]:
 
     login = requests.post(
         f"{emulator.api_url}/api/4.0/login",
-        data={"client_id": "admin-client-id", "client_secret": "admin-client-secret"},
+        data={"client_id": ADMIN_API3[0], "client_secret": ADMIN_API3[1]},
         timeout=10,
     )
     token = login.json()["access_token"]

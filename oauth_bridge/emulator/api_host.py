@@ -4,7 +4,8 @@ Cross-cutting rules live here: the request log (``Authorization`` cut to its sch
 counted), Looker's CORS for the embedded-domain allowlist (exact origins, no credentials: Looker's
 API uses bearer tokens), the refusal of CORS on ``/login`` ("The /login API endpoint cannot be
 called using CORS requests", cloud.google.com/looker/docs/api-cors), ``api_delay``, and Looker's
-JSON error bodies for every failure.
+JSON error bodies for every failure. The ``/api/4.0`` resources themselves are in
+:mod:`oauth_bridge.emulator.api40`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from oauth_bridge.emulator.api40 import bearer_token, create_api40, read_json
+from oauth_bridge.emulator import api40
+from oauth_bridge.emulator.api40.common import bearer_token, read_json
 from oauth_bridge.emulator.errors import LookerError, invalid, not_found, unauthenticated
 from oauth_bridge.emulator.state import EmulatorState, OAuthError, RequestRecord
 
@@ -52,7 +54,7 @@ def _redacted_headers() -> dict[str, str]:
 def create_api_app(state: EmulatorState) -> Flask:
     """The Flask app served on the emulator's API host."""
     app = Flask(__name__)
-    app.register_blueprint(create_api40(state), url_prefix="/api/4.0")
+    api40.init_app(app, state)
 
     def allowed_origin() -> str | None:
         origin = request.headers.get("Origin")

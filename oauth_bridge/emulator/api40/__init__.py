@@ -1,0 +1,41 @@
+"""Looker's API 4.0 on the emulator's API host, one module per resource.
+
+To add an operation, add a view to its resource's module (``users``, ``folders``, ``looks``,
+``dashboards``, ``queries``, ``client_apps``, ``versions``) with :func:`~.common.authed` and the
+rules of :mod:`.permissions`; a new resource is a new module whose ``bp`` is listed in
+:data:`BLUEPRINTS`. The API host (:mod:`oauth_bridge.emulator.api_host`) calls :func:`init_app`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from oauth_bridge.emulator.api40 import (
+    client_apps,
+    dashboards,
+    folders,
+    looks,
+    queries,
+    users,
+    versions,
+)
+from oauth_bridge.emulator.api40.common import init_state
+from oauth_bridge.emulator.state import EmulatorState
+
+PREFIX = "/api/4.0"
+BLUEPRINTS: tuple[Blueprint, ...] = (
+    versions.bp,
+    users.bp,
+    folders.bp,
+    looks.bp,
+    dashboards.bp,
+    queries.bp,
+    client_apps.bp,
+)
+
+
+def init_app(app: Flask, state: EmulatorState) -> None:
+    """Serve every resource under ``/api/4.0`` on ``app``, over ``state``."""
+    init_state(app, state)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint, url_prefix=PREFIX)

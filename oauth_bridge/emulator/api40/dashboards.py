@@ -1,0 +1,32 @@
+"""``/dashboards``: list and read the dashboards a user's role sees."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from oauth_bridge.emulator import schemas
+from oauth_bridge.emulator.api40.common import authed, current_state, each_with_fields, with_fields
+from oauth_bridge.emulator.api40.permissions import content, dashboard_for, sees_folder
+from oauth_bridge.emulator.seed import User
+
+bp = Blueprint("emulator_api40_dashboards", __name__)
+
+
+@bp.get("/dashboards")
+@authed
+def all_dashboards(user: User) -> Response:
+    everything, api_url = content(), current_state().api_url
+    return each_with_fields(
+        [
+            schemas.dashboard_json(d, everything, user.role, api_url)
+            for d in everything.dashboards.values()
+            if sees_folder(user, d.folder_id)
+        ]
+    )
+
+
+@bp.get("/dashboards/<dashboard_id>")
+@authed
+def dashboard(user: User, dashboard_id: str) -> Response:
+    found = dashboard_for(user, dashboard_id)
+    return with_fields(schemas.dashboard_json(found, content(), user.role, current_state().api_url))

@@ -1,0 +1,68 @@
+"""``/queries``: read saved queries and run them, or run an ad-hoc (inline) query.
+
+Results are made up and streamed by :mod:`oauth_bridge.emulator.results`; :func:`run_results`
+is the one way a view answers with rows (looks use it too).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from oauth_bridge.emulator import schemas
+from oauth_bridge.emulator.api40.common import (
+    authed,
+    current_state,
+    json_body,
+    row_limit,
+    with_fields,
+)
+from oauth_bridge.emulator.api40.permissions import MODELS, may_edit, query_for
+from oauth_bridge.emulator.config import MAX_RESULT_ROWS
+from oauth_bridge.emulator.errors import LookerError, invalid, not_found
+from oauth_bridge.emulator.results import FORMATS, stream
+from oauth_bridge.emulator.seed import Query, User
+
+bp = Blueprint("emulator_api40_queries", __name__)
+
+
+def run_results(query: Query, result_format: str, rows: int) -> Response:
+    """``rows`` rows of ``query`` in ``result_format``, streamed (400 for an unknown format)."""
+    if result_format not in FORMATS:
+        raise LookerError(400, f"Unsupported result format: {result_format}")
+    body = stream(current_state(), list(query.fields), rows, result_format)
+    return Response(body, mimetype=FORMATS[result_format])
+
+
+@bp.get("/queries/<query_id>")
+@authed
+def query(user: User, query_id: str) -> Response:
+    return with_fields(schemas.query_json(query_for(user, query_id), current_state().api_url))
+
+
+@bp.get("/queries/<query_id>/run/<result_format>")
+@authed
+def run_query(user: User, query_id: str, result_format: str) -> Response:
+    found = query_for(user, query_id)
+    return run_results(found, result_format, row_limit(found.limit))
+
+
+@bp.post("/queries/run/<result_format>")
+@authed
+def run_inline_query(user: User, result_format: str) -> Response:
+    may_edit(user)
+    body = json_body()
+    for name in ("model", "view"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            raise invalid(name, f"{name} is required.", code="missing")
+    if body["model"] not in MODELS:
+        raise not_found()
+    fields = body.get("fields") or ["orders.id"]
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise invalid("fields", "fields must be a list of strings.")
+    default = body.get("limit") or "500"
+    try:
+        rows = int(default)
+    except (TypeError, ValueError):
+        raise invalid("limit", "limit must be an integer string.") from None
+    inline = Query("inline", body["model"], body["view"], fields, rows)
+    return run_results(inline, result_format, row_limit(min(rows, MAX_RESULT_ROWS)))

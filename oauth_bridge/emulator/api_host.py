@@ -19,7 +19,8 @@ from werkzeug.exceptions import HTTPException
 from oauth_bridge.emulator import api40
 from oauth_bridge.emulator.api40.common import bearer_token, read_json
 from oauth_bridge.emulator.errors import LookerError, invalid, not_found, unauthenticated
-from oauth_bridge.emulator.state import EmulatorState, OAuthError, RequestRecord
+from oauth_bridge.emulator.records import OAuthError, RequestRecord
+from oauth_bridge.emulator.state import EmulatorState
 
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE"
 CORS_HEADERS = "Authorization, Content-Type, X-Looker-AppId"

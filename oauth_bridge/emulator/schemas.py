@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from oauth_bridge.emulator.records import ClientApp, iso
 from oauth_bridge.emulator.seed import (
     EDIT_ROLES,
     ROLE_IDS,
@@ -19,7 +20,6 @@ from oauth_bridge.emulator.seed import (
     Query,
     User,
 )
-from oauth_bridge.emulator.state import ClientApp, iso
 
 CREATED_AT = "2024-01-02T03:04:05.000+00:00"
 

@@ -8,107 +8,27 @@ werkzeug servers and tests may call them at the same time.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from oauth_bridge.emulator.config import EmulatorConfig
+from oauth_bridge.emulator.records import (
+    GRANT_TYPES,
+    AccessRecord,
+    AuthCode,
+    ClientApp,
+    Conflict,
+    OAuthError,
+    RefreshRecord,
+    RequestRecord,
+    digest,
+    new_token,
+)
 from oauth_bridge.emulator.seed import ADMIN, Content, User, seed_content, seed_users
-
-GRANT_TYPES = ("authorization_code", "refresh_token")
-
-
-class OAuthError(Exception):
-    """A token-endpoint refusal in OAuth's shape (RFC 6749 section 5.2), answered with 400."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-
-
-class Conflict(Exception):
-    """The thing to create exists already (Looker answers 409)."""
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def _new_token() -> str:
-    """44 url-safe characters from 33 random bytes: unguessable and longer than Looker's 40."""
-    return secrets.token_urlsafe(33)
-
-
-def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
-
-
-@dataclass
-class ClientApp:
-    client_guid: str
-    redirect_uri: str
-    display_name: str = ""
-    description: str = ""
-    enabled: bool = True
-    group_id: str | None = None
-    tokens_invalid_before: float | None = None
-    invalid_before_seq: int = 0
-    activated_users: set[str] = field(default_factory=set)
-
-
-@dataclass
-class AuthCode:
-    client_guid: str
-    redirect_uri: str
-    challenge: bytes
-    user_id: str
-    created: float
-    seq: int
-    used: bool = False
-    grant_id: str | None = None
-
-
-@dataclass
-class AccessRecord:
-    user_id: str
-    kind: str
-    """``oauth``, ``api3`` or ``sudo``."""
-    expires_at: float
-    seq: int
-    client_guid: str | None = None
-    grant_id: str | None = None
-    api3_client_id: str | None = None
-
-
-@dataclass
-class RefreshRecord:
-    user_id: str
-    client_guid: str
-    redirect_uri: str
-    grant_id: str
-    seq: int
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One API-host request as tests see it; ``Authorization`` is cut down to its scheme."""
-
-    method: str
-    path: str
-    query_string: str
-    headers: dict[str, str]
-    body_size: int
-    time: float
-
-    def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 class EmulatorState:
@@ -307,19 +227,19 @@ class EmulatorState:
     def start_ui_session(self, user_id: str) -> str:
         with self.lock:
             sid = secrets.token_urlsafe(32)
-            self._ui_sessions[_digest(sid)] = user_id
+            self._ui_sessions[digest(sid)] = user_id
             return sid
 
     def end_ui_session(self, sid: str | None) -> None:
         if sid:
             with self.lock:
-                self._ui_sessions.pop(_digest(sid), None)
+                self._ui_sessions.pop(digest(sid), None)
 
     def ui_session_user(self, sid: str | None) -> User | None:
         if not sid:
             return None
         with self.lock:
-            user = self.users.get(self._ui_sessions.get(_digest(sid), ""))
+            user = self.users.get(self._ui_sessions.get(digest(sid), ""))
             return user if user is not None and not user.is_disabled else None
 
     # ----------------------------------------------------------------- authorization codes
@@ -328,7 +248,7 @@ class EmulatorState:
     ) -> str:
         with self.lock:
             code = secrets.token_urlsafe(24)
-            self._codes[_digest(code)] = AuthCode(
+            self._codes[digest(code)] = AuthCode(
                 client_guid, redirect_uri, challenge, user_id, time.time(), next(self._seq)
             )
             return code
@@ -340,7 +260,7 @@ class EmulatorState:
         from oauth_bridge.emulator.pkce import verifier_matches
 
         with self.lock:
-            record = self._codes.get(_digest(code))
+            record = self._codes.get(digest(code))
             if record is None:
                 raise OAuthError("invalid_grant", "The authorization code is invalid.")
             if record.used:
@@ -366,7 +286,7 @@ class EmulatorState:
 
     def refresh(self, client_id: str, redirect_uri: str, refresh_token: str) -> dict[str, Any]:
         with self.lock:
-            key = _digest(refresh_token)
+            key = digest(refresh_token)
             record = self._refresh.get(key)
             if record is None:
                 raise OAuthError("invalid_grant", "The refresh token is invalid or revoked.")
@@ -397,8 +317,8 @@ class EmulatorState:
     ) -> dict[str, Any]:
         answer = self._issue_access(user_id, "oauth", client_guid=app.client_guid, grant=grant_id)
         if with_refresh:
-            refresh = _new_token()
-            self._refresh[_digest(refresh)] = RefreshRecord(
+            refresh = new_token()
+            self._refresh[digest(refresh)] = RefreshRecord(
                 user_id, app.client_guid, redirect_uri, grant_id, next(self._seq)
             )
             answer["refresh_token"] = refresh
@@ -413,9 +333,9 @@ class EmulatorState:
         grant: str | None = None,
         api3_client_id: str | None = None,
     ) -> dict[str, Any]:
-        token = _new_token()
+        token = new_token()
         ttl = self._config.token_ttl
-        self._access[_digest(token)] = AccessRecord(
+        self._access[digest(token)] = AccessRecord(
             user_id, kind, time.time() + ttl, next(self._seq), client_guid, grant, api3_client_id
         )
         return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
@@ -445,7 +365,7 @@ class EmulatorState:
     def token_user(self, token: str) -> tuple[User, AccessRecord] | None:
         """Who a presented access token belongs to, if it is still good right now."""
         with self.lock:
-            record = self._access.get(_digest(token))
+            record = self._access.get(digest(token))
             if record is None or record.expires_at <= time.time():
                 return None
             user = self.users.get(record.user_id)
@@ -467,7 +387,7 @@ class EmulatorState:
         with self.lock:
             if self.token_user(access_token) is None:
                 return False
-            record = self._access.pop(_digest(access_token))
+            record = self._access.pop(digest(access_token))
             if record.grant_id:
                 self._revoke_grant(record.grant_id)
             return True
@@ -475,7 +395,7 @@ class EmulatorState:
     def revoke_access_token(self, access_token: str) -> bool:
         """Forget one access token but keep its refresh token, as an early expiry would."""
         with self.lock:
-            return self._access.pop(_digest(access_token), None) is not None
+            return self._access.pop(digest(access_token), None) is not None
 
     def _revoke_grant(self, grant_id: str) -> None:
         for key in [k for k, r in self._access.items() if r.grant_id == grant_id]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from oauth_bridge.emulator.state import _digest
+from oauth_bridge.emulator.records import digest as _digest
 from oauth_bridge.models import SessionRecord
 from tests.fixtures.bridge import BridgeServer, sign_in_as
 

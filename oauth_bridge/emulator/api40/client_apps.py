@@ -22,8 +22,8 @@ from oauth_bridge.emulator.api40.common import (
 )
 from oauth_bridge.emulator.api40.permissions import admin_only
 from oauth_bridge.emulator.errors import LookerError, invalid, not_found
+from oauth_bridge.emulator.records import Conflict
 from oauth_bridge.emulator.seed import User
-from oauth_bridge.emulator.state import Conflict
 
 bp = Blueprint("emulator_api40_client_apps", __name__)
 

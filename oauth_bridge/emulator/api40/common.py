@@ -16,8 +16,9 @@ from flask import Flask, Response, current_app, jsonify, request
 from oauth_bridge.emulator import schemas
 from oauth_bridge.emulator.config import MAX_RESULT_ROWS
 from oauth_bridge.emulator.errors import invalid, unauthenticated
+from oauth_bridge.emulator.records import AccessRecord
 from oauth_bridge.emulator.seed import User
-from oauth_bridge.emulator.state import AccessRecord, EmulatorState
+from oauth_bridge.emulator.state import EmulatorState
 
 STATE_KEY = "oauth_bridge_emulator"
 """The ``app.extensions`` key of the app's :class:`EmulatorState`."""

@@ -26,7 +26,7 @@ from oauth_bridge.errors import (
     StoreUnavailable,
     UpstreamError,
 )
-from oauth_bridge.looker import TokenRequestRejected
+from oauth_bridge.looker.client import TokenRequestRejected
 from oauth_bridge.security import require_csrf, validate_return_to
 from oauth_bridge.services import get_services
 from oauth_bridge.sessions import PendingLogin

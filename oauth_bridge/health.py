@@ -71,7 +71,7 @@ def readyz() -> Response:
 @bp.get("/metrics")
 def metrics_text() -> Response:
     """Prometheus text for this app (active sessions recounted at most every 15 s)."""
-    found = metrics.current() or metrics.install(current_app)
+    found = get_services().metrics
     found.update_active_sessions(_session_counter())
     response = Response(found.exposition(), content_type=CONTENT_TYPE_LATEST)
     return _no_store(response)

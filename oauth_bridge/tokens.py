@@ -17,7 +17,7 @@ from flask import request
 from oauth_bridge import metrics
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import NotAuthenticated, StoreUnavailable
-from oauth_bridge.looker import LookerClient, TokenRequestRejected
+from oauth_bridge.looker.client import LookerClient, TokenRequestRejected
 from oauth_bridge.sessions import SessionRecord, SessionStore, TokenSet
 
 log = logging.getLogger(__name__)

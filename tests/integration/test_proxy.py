@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from oauth_bridge.emulator.state import _digest
+from oauth_bridge.services import get_services
 from oauth_bridge.sessions import SessionRecord
 from tests.fixtures.bridge import BridgeServer, sign_in_as
 
@@ -22,7 +23,7 @@ API = {"X-Looker-AppId": "oauth-bridge-tests"}
 
 def record_of(bridge: BridgeServer, http: requests.Session) -> SessionRecord:
     cookie = http.cookies[bridge.settings.cookie_name]
-    record = bridge.app.extensions["oauth_bridge"].store.load(cookie)
+    record = get_services(bridge.app).store.load(cookie)
     assert record is not None
     return record
 

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from oauth_bridge import metrics
 from oauth_bridge.config import validate
-from oauth_bridge.errors import ConfigError, StoreUnavailable
+from oauth_bridge.errors import ConfigError, StoreUnavailable, error_response
 from oauth_bridge.services import get_services
 from oauth_bridge.sessions import RedisSessionStore, effective_key_prefix, redis_client
 
@@ -56,16 +56,13 @@ def readyz() -> Response:
         checks["session_store"] = "unavailable"
     if all(value == "ok" for value in checks.values()):
         return _no_store(jsonify({"status": "ready", "checks": checks}))
-    response = jsonify(
-        {
-            "error": "not_ready",
-            "message": "This bridge instance cannot serve requests right now.",
-            "checks": checks,
-        }
+    return error_response(
+        503,
+        "not_ready",
+        "This bridge instance cannot serve requests right now.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        extra={"checks": checks},
     )
-    response.status_code = 503
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return _no_store(response)
 
 
 @bp.get("/metrics")

@@ -39,6 +39,13 @@ def not_authenticated(message: str | None = None) -> NotAuthenticated:
 
 
 class TokenManager:
+    """The one writer of a session's tokens after sign-in, shared by every request of one app.
+
+    Views and the proxy ask it for a usable token instead of reading the record themselves, so
+    the refresh rules live in one place: refresh only under the session's lock, re-read after
+    waiting (another request may have refreshed already), end the session when Looker refuses.
+    """
+
     def __init__(self, settings: Settings, store: SessionStore, looker: LookerClient) -> None:
         self.settings = settings
         self.store = store

@@ -2,8 +2,9 @@
 
 Use this blueprint for every browser call to Looker's API. The browser's cookie names a session;
 the bridge swaps it for the user's Looker token and forwards only an allowlist of headers, to
-the configured API host only. Answers are streamed chunk by chunk from a pooled keep-alive
-connection, so a large CSV never sits in the bridge's memory.
+the configured API host only (through the app's :class:`~oauth_bridge.looker.upstream.LookerApi`).
+Answers are streamed chunk by chunk from a pooled keep-alive connection, so a large CSV never
+sits in the bridge's memory.
 
 Also accepted: the official SDK's ``ProxySession`` convention (sdk-rtl ``proxySession.ts``: the
 real target URL travels in ``X-Forwarded-For`` and the request goes to the proxy URL), on

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__all__ = ["create_app"]
+__all__ = ["close_app", "create_app"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
@@ -22,3 +22,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from oauth_bridge.factory import create_app as factory
 
     return factory(settings)
+
+
+def close_app(app: Flask) -> None:
+    """Close what a bridge app holds when it stops serving (see :mod:`oauth_bridge.factory`)."""
+    from oauth_bridge.factory import close_app as close
+
+    close(app)

@@ -25,8 +25,9 @@ from oauth_bridge.errors import (
     NotFound,
     StoreUnavailable,
     UpstreamError,
+    error_response,
 )
-from oauth_bridge.looker import TokenRequestRejected
+from oauth_bridge.looker.client import TokenRequestRejected
 from oauth_bridge.models import ID_RE, PendingLogin
 from oauth_bridge.security import require_csrf, validate_return_to
 from oauth_bridge.services import get_services
@@ -143,16 +144,12 @@ def session_info() -> BaseResponse:
     except BridgeError as exc:
         if exc.status != 401:
             raise
-        response = jsonify(
-            {
-                "authenticated": False,
-                "error": "not_authenticated",
-                "message": exc.message,
-                "login_url": LOGIN_URL,
-            }
+        return error_response(
+            401,
+            "not_authenticated",
+            exc.message,
+            extra={"authenticated": False, "login_url": LOGIN_URL},
         )
-        response.status_code = 401
-        return response
     record = active.record
     settings = services.settings
     ends_at = min(

@@ -52,7 +52,7 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _register_client(args: argparse.Namespace) -> int:
-    from oauth_bridge.looker import register_client
+    from oauth_bridge.looker.registration import register_client
 
     missing = [
         name

@@ -166,7 +166,7 @@ class DemoStack:
         try:
             self._start_emulator()
             redirect_uri = f"{self.bridge_url}/auth/callback"
-            from oauth_bridge.looker import register_client
+            from oauth_bridge.looker.registration import register_client
 
             # Same code path as `oauth-bridge register-client`. verify_ssl=False: plain http.
             self.client_guid = register_client(
@@ -249,13 +249,9 @@ class DemoStack:
 
     def _close_store(self) -> None:
         if self.bridge_app is not None:
-            from oauth_bridge.proxy import close_upstream_pool
-            from oauth_bridge.services import EXTENSION_KEY
+            from oauth_bridge.factory import close_app
 
-            close_upstream_pool(self.bridge_app)
-            services = self.bridge_app.extensions[EXTENSION_KEY]
-            services.looker.close()
-            services.store.close()
+            close_app(self.bridge_app)
             self.bridge_app = None
         if self.settings is None:
             return

@@ -2,7 +2,9 @@
 
 Raise a :class:`BridgeError` subclass anywhere in a request; the handler registered by
 :func:`register_error_handlers` turns it into ``{"error": code, "message": sentence}`` with the
-right status (and any extra headers, such as ``Retry-After``). Tree::
+right status (and any extra headers, such as ``Retry-After``). A view that answers an error
+without raising (``/readyz``, ``/auth/session``) builds it with :func:`error_response` too, so
+every JSON error comes out of one function. Tree::
 
     OAuthBridgeError
     ├── ConfigError                 bad settings; stops the app at start
@@ -19,6 +21,7 @@ right status (and any extra headers, such as ``Retry-After``). Tree::
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from flask import Flask, Response, jsonify
@@ -55,13 +58,9 @@ class BridgeError(OAuthBridgeError):
         super().__init__(self.message)
 
     def to_response(self) -> Response:
-        body: dict[str, Any] = {"error": self.code, "message": self.message, **self.extra}
-        response = jsonify(body)
-        response.status_code = self.status
-        for name, value in self.headers.items():
-            response.headers[name] = value
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return error_response(
+            self.status, self.code, self.message, headers=self.headers, extra=self.extra
+        )
 
 
 class BadRequest(BridgeError):
@@ -146,10 +145,23 @@ class StoreUnavailable(BridgeError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
-def json_error(status: int, code: str, message: str) -> Response:
-    """A one-off JSON error answer in the contract's shape."""
-    response = jsonify({"error": code, "message": message})
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    """The contract's JSON error answer: ``{"error", "message", **extra}``, never cached.
+
+    The one place an error body is built, so the shape and the ``no-store`` header cannot drift
+    apart between the error handlers and the views that answer errors themselves.
+    """
+    response = jsonify({"error": code, "message": message, **(extra or {})})
     response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -166,7 +178,7 @@ def register_error_handlers(app: Flask) -> None:
         code = (error.name or "error").lower().replace(" ", "_").replace("'", "")
         if error.code == 413:
             return PayloadTooLarge().to_response()
-        response = json_error(error.code or 500, code, error.description or code)
+        response = error_response(error.code or 500, code, error.description or code)
         if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
         return response

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from oauth_bridge import metrics
 from oauth_bridge.config import validate
-from oauth_bridge.errors import ConfigError, StoreUnavailable
+from oauth_bridge.errors import ConfigError, StoreUnavailable, error_response
 from oauth_bridge.services import get_services
 
 log = logging.getLogger(__name__)
@@ -54,22 +53,19 @@ def readyz() -> Response:
         checks["session_store"] = "unavailable"
     if all(value == "ok" for value in checks.values()):
         return _no_store(jsonify({"status": "ready", "checks": checks}))
-    response = jsonify(
-        {
-            "error": "not_ready",
-            "message": "This bridge instance cannot serve requests right now.",
-            "checks": checks,
-        }
+    return error_response(
+        503,
+        "not_ready",
+        "This bridge instance cannot serve requests right now.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        extra={"checks": checks},
     )
-    response.status_code = 503
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return _no_store(response)
 
 
 @bp.get("/metrics")
 def metrics_text() -> Response:
     """Prometheus text for this app (active sessions recounted at most every 15 s)."""
-    found = metrics.current() or metrics.install(current_app)
+    found = get_services().metrics
     found.update_active_sessions(get_services().store.count_sessions)
     response = Response(found.exposition(), content_type=CONTENT_TYPE_LATEST)
     return _no_store(response)

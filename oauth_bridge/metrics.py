@@ -1,8 +1,9 @@
 """Prometheus metrics for one bridge app, in a private registry served at ``/metrics``.
 
 Other modules call the small ``record_*``/``observe_*`` functions; they find the current app's
-:class:`Metrics` through ``current_app`` and do nothing outside an app context, so library code
-never has to know whether metrics are on. Each app owns a private ``CollectorRegistry``, so tests
+:class:`Metrics` in its :class:`~oauth_bridge.services.Services` (``create_app`` builds one per
+app) and do nothing outside an app context, so library code never has to know whether metrics
+are on. Each app owns a private ``CollectorRegistry``, so tests
 and the demo can run several bridges in one process without "duplicated timeseries" errors.
 
 Several gunicorn workers: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory before start;
@@ -21,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from flask import Flask, current_app, has_app_context
+from flask import current_app, has_app_context
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -32,12 +33,13 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from oauth_bridge.services import EXTENSION_KEY
+
 log = logging.getLogger(__name__)
 
 # The *_created series double every counter on the page and nobody alerts on them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
-EXTENSION_KEY = "oauth_bridge.metrics"
 ACTIVE_SESSIONS_TTL = 15.0
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -90,8 +92,8 @@ class Metrics:
         )
         self._counted_at = float("-inf")
         self._count_lock = threading.Lock()
-        # Label children by label values: ``.labels()`` validates and locks on every call (about
-        # 10 µs), these lookups are one dict get. They hold exactly the children the families
+        # Label children by label values: ``.labels()`` validates and locks on every call, these
+        # lookups are one dict get. They hold exactly the children the families
         # already hold, so they grow no further than the series do.
         self._request_children: dict[tuple[str, str, int], Counter] = {}
         self._latency_children: dict[str, Histogram] = {}
@@ -141,21 +143,11 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def install(app: Flask) -> Metrics:
-    """Give ``app`` its own metrics (idempotent)."""
-    existing = app.extensions.get(EXTENSION_KEY)
-    if isinstance(existing, Metrics):
-        return existing
-    metrics = Metrics()
-    app.extensions[EXTENSION_KEY] = metrics
-    return metrics
-
-
 def current() -> Metrics | None:
-    """The current app's metrics, or None outside an app context or before :func:`install`."""
+    """The current app's metrics, or None outside an app context or in an app without services."""
     if not has_app_context():
         return None
-    found = current_app.extensions.get(EXTENSION_KEY)
+    found = getattr(current_app.extensions.get(EXTENSION_KEY), "metrics", None)
     return found if isinstance(found, Metrics) else None
 
 

@@ -188,14 +188,13 @@ def incoming_request_id(value: str | None) -> str:
     return secrets.token_hex(16)
 
 
-def init_observability(app: Flask, settings: Settings) -> None:
-    """Request ids, JSON logs, per-request metrics for ``app``.
+def init_observability(app: Flask, settings: Settings, app_metrics: metrics.Metrics) -> None:
+    """Request ids, JSON logs, per-request metrics (into ``app_metrics``) for ``app``.
 
     The hooks run on every request, so they read the request and ``g`` through one proxy
     lookup each and build the access-log record only when its level is enabled.
     """
     configure_logging(settings.log_level)
-    app_metrics = metrics.install(app)
 
     @app.before_request
     def _start() -> None:

@@ -2,8 +2,9 @@
 
 Use this blueprint for every browser call to Looker's API. The browser's cookie names a session;
 the bridge swaps it for the user's Looker token and forwards only an allowlist of headers, to
-the configured API host only. Answers are streamed chunk by chunk from a pooled keep-alive
-connection, so a large CSV never sits in the bridge's memory.
+the configured API host only (through the app's :class:`~oauth_bridge.looker.upstream.LookerApi`).
+Answers are streamed chunk by chunk from a pooled keep-alive connection, so a large CSV never
+sits in the bridge's memory.
 
 Also accepted: the official SDK's ``ProxySession`` convention (sdk-rtl ``proxySession.ts``: the
 real target URL travels in ``X-Forwarded-For`` and the request goes to the proxy URL), on
@@ -14,16 +15,12 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
-import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote
 
 import urllib3
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -31,7 +28,6 @@ from urllib3.exceptions import (
     NewConnectionError,
     ReadTimeoutError,
 )
-from urllib3.util import Timeout, parse_url
 
 from oauth_bridge import metrics
 from oauth_bridge.config import Settings
@@ -42,6 +38,7 @@ from oauth_bridge.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from oauth_bridge.looker.upstream import API_PREFIX, LookerApi, Target
 from oauth_bridge.security import require_csrf, validate_api_path
 from oauth_bridge.services import get_services
 from oauth_bridge.tokens import ActiveSession, not_authenticated
@@ -50,7 +47,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("proxy", __name__)
 
-API_PREFIX = "/api/4.0/"
 PROXY_SESSION_PATH = "/api/proxy"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 RETRY_ON_401 = frozenset({"GET", "HEAD"})
@@ -95,110 +91,6 @@ RETURNED_RESPONSE_HEADERS = frozenset(
 """Upstream Set-Cookie, hop-by-hop, CORS and server headers never reach the browser."""
 
 CHUNK_SIZE = 64 * 1024
-_EXTENSION_KEY = "oauth_bridge.proxy_pool"
-_ROUTE_KEY = "oauth_bridge.proxy_api_route"
-_pool_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Target:
-    """A checked upstream request line: path below ``/api/4.0/`` and raw query string."""
-
-    path: str
-    query: str
-
-    def url(self, settings: Settings) -> str:
-        url = f"{settings.looker_api_url}{API_PREFIX}{self.path}"
-        return f"{url}?{self.query}" if self.query else url
-
-    def request_target(self, base_path: str) -> str:
-        """The request line's target on the API host, below its ``base_path``."""
-        target = f"{base_path}{API_PREFIX}{self.path}"
-        return f"{target}?{self.query}" if self.query else target
-
-
-@dataclass(frozen=True)
-class ApiRoute:
-    """How this app sends to the API host: straight to the host's pool when that is exact.
-
-    Sending through the host's connection pool with a request target skips what
-    ``PoolManager.urlopen`` redoes on every call (parse the whole URL, build and look up the
-    pool key): about 25 µs. The target is the one ``PoolManager`` would send, because the checked
-    path and query hold no dot segments and the same urllib3 code percent-encodes them; a
-    configured API URL whose path urllib3 would rewrite (dot segments) keeps the slow way.
-    """
-
-    manager: urllib3.PoolManager
-    pool: urllib3.HTTPConnectionPool | None
-    base_path: str
-
-    def urlopen(
-        self, method: str, target: Target, settings: Settings, **kwargs: Any
-    ) -> urllib3.BaseHTTPResponse:
-        if self.pool is None:
-            return self.manager.urlopen(method, target.url(settings), **kwargs)
-        return self.pool.urlopen(
-            method,
-            target.request_target(self.base_path),
-            assert_same_host=False,  # as PoolManager.urlopen passes it
-            **kwargs,
-        )
-
-
-def upstream_pool(app: Flask, settings: Settings) -> urllib3.PoolManager:
-    """One keep-alive connection pool per app, created on first use."""
-    pool = app.extensions.get(_EXTENSION_KEY)
-    if pool is None:
-        with _pool_lock:
-            pool = app.extensions.get(_EXTENSION_KEY)
-            if pool is None:
-                pool = urllib3.PoolManager(
-                    num_pools=4,
-                    maxsize=settings.upstream_pool_size,
-                    block=False,
-                    timeout=Timeout(
-                        connect=settings.upstream_connect_timeout,
-                        read=settings.upstream_read_timeout,
-                    ),
-                    retries=False,
-                )
-                app.extensions[_EXTENSION_KEY] = pool
-                # Idle keep-alive sockets are closed when the app goes away (tests, the demo).
-                weakref.finalize(app, pool.clear)
-    if not isinstance(pool, urllib3.PoolManager):
-        raise TypeError(f"{_EXTENSION_KEY} holds {type(pool).__name__}, not a PoolManager")
-    return pool
-
-
-def api_route(app: Flask, settings: Settings) -> ApiRoute:
-    """The API host's pool inside :func:`upstream_pool`'s manager, found once per app."""
-    route = app.extensions.get(_ROUTE_KEY)
-    if isinstance(route, ApiRoute):
-        return route
-    manager = upstream_pool(app, settings)
-    with _pool_lock:
-        route = app.extensions.get(_ROUTE_KEY)
-        if not isinstance(route, ApiRoute):
-            route = _new_route(manager, settings)
-            app.extensions[_ROUTE_KEY] = route
-    return route
-
-
-def _new_route(manager: urllib3.PoolManager, settings: Settings) -> ApiRoute:
-    base_path = parse_url(settings.looker_api_url).path or ""
-    probe = Target(path="user", query="fields=id")
-    if parse_url(probe.url(settings)).request_uri != probe.request_target(base_path):
-        return ApiRoute(manager=manager, pool=None, base_path="")
-    pool = manager.connection_from_url(settings.looker_api_url)
-    return ApiRoute(manager=manager, pool=pool, base_path=base_path)
-
-
-def close_upstream_pool(app: Flask) -> None:
-    """Close the app's idle upstream connections (call when an app stops serving)."""
-    app.extensions.pop(_ROUTE_KEY, None)
-    pool = app.extensions.pop(_EXTENSION_KEY, None)
-    if isinstance(pool, urllib3.PoolManager):
-        pool.clear()
 
 
 # ----------------------------------------------------------------------------- checks
@@ -306,19 +198,17 @@ def read_body(settings: Settings) -> bytes | None:
 
 # ----------------------------------------------------------------------------- forwarding
 def _send(
-    settings: Settings,
+    upstream: LookerApi,
     target: Target,
     body: bytes | None,
     headers: dict[str, str],
     token: str,
 ) -> urllib3.BaseHTTPResponse:
-    route = api_route(current_app._get_current_object(), settings)  # type: ignore[attr-defined]
     started = time.monotonic()
     try:
-        response = route.urlopen(
+        response = upstream.urlopen(
             request.method,
             target,
-            settings,
             body=body,
             headers={**headers, "Authorization": f"Bearer {token}"},
             preload_content=False,
@@ -403,7 +293,7 @@ def forward(target: Target) -> Response:
     body = read_body(settings)
     active: ActiveSession = services.tokens.current_session()
     token = services.tokens.access_token(active)
-    upstream = _send(settings, target, body, headers, token)
+    upstream = _send(services.upstream, target, body, headers, token)
     if upstream.status != 401:
         return to_browser(upstream)
     _discard(upstream)
@@ -411,7 +301,7 @@ def forward(target: Target) -> Response:
         services.tokens.end_session(active)
         raise not_authenticated("Looker refused your session; sign in again.")
     token = services.tokens.refresh_rejected(active, token)
-    upstream = _send(settings, target, body, headers, token)
+    upstream = _send(services.upstream, target, body, headers, token)
     if upstream.status == 401:
         _discard(upstream)
         services.tokens.end_session(active)

@@ -18,7 +18,7 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 from limits.errors import ConfigurationError
@@ -27,11 +27,11 @@ from werkzeug.wrappers import Response as BaseResponse
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import ConfigError, TooManyRequests
 from oauth_bridge.redis_url import storage_options, storage_uri
+from oauth_bridge.services import get_services
 
 log = logging.getLogger(__name__)
 
 LIMITED_ENDPOINTS = ("auth.login", "auth.callback")
-EXTENSION_KEY = "oauth_bridge.limiter"
 
 
 def client_address() -> str:
@@ -42,8 +42,8 @@ def client_address() -> str:
 def _too_many(error: RateLimitExceeded) -> BaseResponse:
     """429 in the contract's JSON shape, with ``Retry-After`` in whole seconds (at least 1)."""
     retry_after = 60
-    limiter = current_app.extensions.get(EXTENSION_KEY)
-    breached = limiter.current_limit if isinstance(limiter, Limiter) else None
+    limiter = get_services().limiter
+    breached = limiter.current_limit if limiter is not None else None
     if breached is not None:
         try:
             retry_after = max(1, int(breached.reset_at - time.time()))
@@ -57,7 +57,10 @@ def _too_many(error: RateLimitExceeded) -> BaseResponse:
 
 
 def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
-    """Limit the sign-in routes of ``app`` (call after the auth blueprint is registered)."""
+    """Limit the sign-in routes of ``app`` (call after the auth blueprint is registered).
+
+    Returns the limiter for the app's :class:`~oauth_bridge.services.Services` to keep.
+    """
     if not settings.rate_limit_enabled:
         log.info("rate limits are disabled (OAUTH_BRIDGE_RATE_LIMIT_ENABLED=false)")
         return None
@@ -95,5 +98,4 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
         limited: Any = limiter.limit(settings.rate_limit_login)(view)
         app.view_functions[endpoint] = limited
     app.register_error_handler(RateLimitExceeded, _too_many)
-    app.extensions[EXTENSION_KEY] = limiter
     return limiter

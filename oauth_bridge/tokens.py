@@ -17,7 +17,7 @@ from flask import request
 from oauth_bridge import metrics
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import NotAuthenticated, StoreUnavailable
-from oauth_bridge.looker import LookerClient, TokenRequestRejected
+from oauth_bridge.looker.client import LookerClient, TokenRequestRejected
 from oauth_bridge.models import SessionRecord, TokenSet
 from oauth_bridge.sessions import SessionStore
 
@@ -40,6 +40,13 @@ def not_authenticated(message: str | None = None) -> NotAuthenticated:
 
 
 class TokenManager:
+    """The one writer of a session's tokens after sign-in, shared by every request of one app.
+
+    Views and the proxy ask it for a usable token instead of reading the record themselves, so
+    the refresh rules live in one place: refresh only under the session's lock, re-read after
+    waiting (another request may have refreshed already), end the session when Looker refuses.
+    """
+
     def __init__(self, settings: Settings, store: SessionStore, looker: LookerClient) -> None:
         self.settings = settings
         self.store = store

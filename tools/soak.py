@@ -48,6 +48,7 @@ from oauth_bridge.emulator import EmulatorConfig, EmulatorServer  # noqa: E402
 from oauth_bridge.emulator.browser_login import browser_sign_in  # noqa: E402
 from oauth_bridge.emulator.seed import SEED_USERS  # noqa: E402
 from oauth_bridge.factory import create_app  # noqa: E402
+from oauth_bridge.services import get_services  # noqa: E402
 
 CLIENT_ID = "soak-client"
 API_HEADERS = {"X-Looker-AppId": "oauth-bridge-soak"}
@@ -207,8 +208,8 @@ def run_soak(
         try:
             with _bridge(emulator, redis_url, prefix, refresh_margin) as (url, app):
                 emulator.state.update_app(CLIENT_ID, redirect_uri=f"{url}/auth/callback")
-                cookie_name = app.extensions["oauth_bridge"].settings.cookie_name
-                store = app.extensions["oauth_bridge"].store
+                cookie_name = get_services(app).settings.cookie_name
+                store = get_services(app).store
                 signed = [_sign_in(url, cookie_name, n) for n in range(users)]
                 try:
                     _soak(report, url, cookie_name, store, emulator, signed, refresh_margin)

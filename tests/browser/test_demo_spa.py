@@ -24,6 +24,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from oauth_bridge.demo import DemoStack
 from oauth_bridge.emulator.seed import DEVELOPER, VIEWER, credentials, seed_content
+from oauth_bridge.services import get_services
 from tests.fixtures.redis_fixtures import free_port
 
 pytestmark = pytest.mark.browser
@@ -297,7 +298,7 @@ def test_tokens_never_reach_the_page(demo: DemoStack, new_page: Page) -> None:
 
     (cookie,) = session_cookies(new_page)
     assert demo.bridge_app is not None
-    record = demo.bridge_app.extensions["oauth_bridge"].store.load(cookie["value"])
+    record = get_services(demo.bridge_app).store.load(cookie["value"])
     assert record is not None
     secrets = [t for t in (record.tokens.access_token, record.tokens.refresh_token) if t]
     assert len(record.tokens.access_token) >= 16

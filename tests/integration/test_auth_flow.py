@@ -14,6 +14,7 @@ import redis
 import requests
 
 from oauth_bridge.models import SessionRecord
+from oauth_bridge.services import get_services
 from tests.fixtures.bridge import SEED_USERS, BridgeServer, sign_in, sign_in_as
 from tests.fixtures.emulator import browser_sign_in
 
@@ -23,7 +24,7 @@ API_HEADERS = {"X-Looker-AppId": "oauth-bridge-tests"}
 def session_record(bridge: BridgeServer, http: requests.Session) -> SessionRecord:
     """What the bridge holds for this browser (read through the store, as the bridge does)."""
     cookie = http.cookies[bridge.settings.cookie_name]
-    record = bridge.app.extensions["oauth_bridge"].store.load(cookie)
+    record = get_services(bridge.app).store.load(cookie)
     assert record is not None
     return record
 
@@ -124,7 +125,7 @@ def test_session_id_changes_at_login(bridge: BridgeServer) -> None:
     assert second_record.session_id != first_record.session_id
     assert len(second_record.session_id) >= 22  # ≥ 128 bits in base64url
     # the session this browser carried before is over, and its token revoked at Looker
-    assert bridge.app.extensions["oauth_bridge"].store.load(first) is None
+    assert get_services(bridge.app).store.load(first) is None
     assert looker_user_status(bridge, first_record.tokens.access_token) == 401
 
 

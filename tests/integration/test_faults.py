@@ -20,6 +20,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from oauth_bridge.emulator import EmulatorServer
+from oauth_bridge.services import get_services
 from tests.fixtures.bridge import SEED_USERS, BridgeServer, sign_in_as
 from tests.fixtures.emulator import browser_sign_in
 from tests.fixtures.redis_fixtures import RedisServer
@@ -298,9 +299,7 @@ def revoke_access_token_only(emulator: EmulatorServer, access_token: str) -> Non
 
 
 def stored_tokens(bridge: BridgeServer, http: requests.Session) -> Any:
-    record = bridge.app.extensions["oauth_bridge"].store.load(
-        http.cookies[bridge.settings.cookie_name]
-    )
+    record = get_services(bridge.app).store.load(http.cookies[bridge.settings.cookie_name])
     assert record is not None
     return record.tokens
 

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import redis
 import requests
-from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from oauth_bridge import metrics
+from oauth_bridge.services import get_services
 from oauth_bridge.sessions import redis as redis_store
-from tests.fixtures.bridge import BridgeServer, sign_in_as
+from tests.fixtures.bridge import BridgeServer, offline_app, sign_in_as
 
 API_HEADERS = {"X-Looker-AppId": "oauth-bridge-tests"}
 
@@ -81,7 +81,7 @@ def test_metrics_count_requests_by_route_template_and_sessions(
     assert requests.get(f"{bridge.url}/{random_path}", timeout=10).status_code == 404
 
     # The active-sessions gauge is cached for 15 s: a fresh app gives a fresh count.
-    bridge.app.extensions[metrics.EXTENSION_KEY]._counted_at = float("-inf")
+    get_services(bridge.app).metrics._counted_at = float("-inf")
     after = scrape(bridge)
     assert requests_count(after, "/auth/login", "302") == 2
     assert requests_count(after, "/auth/callback", "302") == 2
@@ -179,9 +179,9 @@ def test_active_sessions_are_recounted_at_most_every_15_seconds() -> None:
 def test_recorders_are_silent_outside_an_app_and_use_the_current_app_inside() -> None:
     metrics.record_refresh()  # no app context: nothing to record, nothing raised
     metrics.observe_proxy(0.1, 200)
-    first, second = Flask("first"), Flask("second")
-    m1, m2 = metrics.install(first), metrics.install(second)
-    assert metrics.install(first) is m1
+    first, second = offline_app(), offline_app()
+    m1, m2 = get_services(first).metrics, get_services(second).metrics
+    assert m1 is not m2
     with first.app_context():
         metrics.record_refresh()
         metrics.record_refresh_failure()

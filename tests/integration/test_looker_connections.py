@@ -17,7 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from oauth_bridge.config import load_settings
-from oauth_bridge.looker import LookerClient
+from oauth_bridge.looker.client import LookerClient
 
 
 @dataclass

@@ -15,6 +15,7 @@ import requests
 
 from oauth_bridge.emulator.records import digest as _digest
 from oauth_bridge.models import SessionRecord
+from oauth_bridge.services import get_services
 from tests.fixtures.bridge import BridgeServer, sign_in_as
 
 API = {"X-Looker-AppId": "oauth-bridge-tests"}
@@ -22,7 +23,7 @@ API = {"X-Looker-AppId": "oauth-bridge-tests"}
 
 def record_of(bridge: BridgeServer, http: requests.Session) -> SessionRecord:
     cookie = http.cookies[bridge.settings.cookie_name]
-    record = bridge.app.extensions["oauth_bridge"].store.load(cookie)
+    record = get_services(bridge.app).store.load(cookie)
     assert record is not None
     return record
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 from urllib3.util import parse_url
 
-from oauth_bridge.proxy import api_route
+from oauth_bridge.services import get_services
 from tests.fixtures.bridge import BridgeServer
 from tests.integration.test_proxy_upstream import FakeLooker, session_cookie
 
@@ -56,9 +56,9 @@ def test_request_line_matches_pool_manager(
             assert response.status_code == 200, response.text
         expected = parse_url(f"{bridge.settings.looker_api_url}/api/4.0/user{suffix}").request_uri
         assert request_target(fake.requests[-1]) == expected
-    route = api_route(bridge.app, bridge.settings)
+    upstream = get_services(bridge.app).upstream
     # Only a base path whose dot segments merge with the API path needs PoolManager's way.
-    assert (route.pool is None) == (base_path == "/looker/..")
+    assert (upstream.pool is None) == (base_path == "/looker/..")
 
 
 def test_proxy_session_target_matches_pool_manager(

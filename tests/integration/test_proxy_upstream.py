@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from oauth_bridge.models import TokenSet, UserInfo
+from oauth_bridge.services import get_services
 from tests.fixtures.bridge import BridgeServer
 
 API = {"X-Looker-AppId": "upstream-test"}
@@ -84,7 +85,7 @@ def fake_looker() -> Iterator[Callable[[bytes | None], FakeLooker]]:
 
 
 def session_cookie(bridge: BridgeServer) -> dict[str, str]:
-    store = bridge.app.extensions["oauth_bridge"].store
+    store = get_services(bridge.app).store
     cookie, _ = store.create(
         UserInfo(id="2", display_name="Analyst", email="analyst@example.com"),
         TokenSet(access_token="a" * 44, refresh_token="r" * 44, expires_at=time.time() + 3600),

@@ -18,6 +18,7 @@ import pytest
 import redis
 import requests
 
+from oauth_bridge.services import get_services
 from tests.fixtures.bridge import SEED_USERS, BridgeServer
 from tests.fixtures.emulator import browser_sign_in
 from tests.security.helpers import CSRF, keys
@@ -44,7 +45,7 @@ class Recorder:
         cookie = http.cookies.get(self.bridge.settings.cookie_name)
         if not cookie:
             return
-        record = self.bridge.app.extensions["oauth_bridge"].store.load(cookie)
+        record = get_services(self.bridge.app).store.load(cookie)
         if record is not None:
             self.tokens.add(record.tokens.access_token)
             if record.tokens.refresh_token:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask
 
 from oauth_bridge import metrics
 from oauth_bridge.observability import REDACTED, redact, redact_all
+from oauth_bridge.services import get_services
+from tests.fixtures.bridge import offline_app
 from tests.unit.test_observability import SECRETS
 
 # Texts where the quick check must not skip redaction, including Unicode case folding: with
@@ -54,8 +55,8 @@ def _sample(found: metrics.Metrics, name: str, labels: dict[str, str]) -> float 
 
 
 def test_request_counts_stay_right_and_hostile_methods_share_one_child() -> None:
-    app = Flask(__name__)
-    found = metrics.install(app)
+    app = offline_app()
+    found = get_services(app).metrics
     route = "/api/4.0/<path:path>"
     with app.app_context():
         for _ in range(3):
@@ -71,8 +72,8 @@ def test_request_counts_stay_right_and_hostile_methods_share_one_child() -> None
 
 
 def test_upstream_latency_is_observed_by_status_class() -> None:
-    app = Flask(__name__)
-    found = metrics.install(app)
+    app = offline_app()
+    found = get_services(app).metrics
     with app.app_context():
         metrics.observe_proxy(0.02, 200)
         metrics.observe_proxy(0.03, 204)

@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask, g, jsonify
 
-from oauth_bridge import observability
+from oauth_bridge import metrics, observability
 from oauth_bridge.config import Settings, load_settings
 from oauth_bridge.errors import ConfigError
 from oauth_bridge.observability import (
@@ -187,14 +187,14 @@ def test_each_call_without_an_id_gets_a_new_one() -> None:
 def test_bad_log_level_stops_the_app_with_one_line() -> None:
     app = Flask(__name__)
     with pytest.raises(ConfigError, match="OAUTH_BRIDGE_LOG_LEVEL"):
-        observability.init_observability(app, _settings(log_level="CHATTY"))
+        observability.init_observability(app, _settings(log_level="CHATTY"), metrics.Metrics())
 
 
 @pytest.fixture
 def app_and_log() -> Iterator[tuple[Flask, io.StringIO]]:
     """An app with the bridge's observability hooks; the bridge handler writes into a buffer."""
     app = Flask(__name__)
-    observability.init_observability(app, _settings())
+    observability.init_observability(app, _settings(), metrics.Metrics())
     handler = observability.configure_logging("INFO")
     assert isinstance(handler, logging.StreamHandler)
     stream = io.StringIO()

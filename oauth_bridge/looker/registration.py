@@ -1,7 +1,9 @@
 """Registering the bridge with Looker as an OAuth client app, through the official looker-sdk.
 
 Used by ``oauth-bridge register-client`` and the demo. The API3 admin credentials are passed in
-code (never written to a ``looker.ini``) and never printed or logged.
+code (never written to a ``looker.ini``) and never printed or logged. Import this module only where
+it is needed (inside the function that registers): looker-sdk is slow to import, and neither the
+bridge app, the emulator nor ``oauth-bridge --help`` should pay for it.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Talking to Looker outside the proxy: the OAuth token endpoint, the user, logout, registration.
+"""Talking to Looker on a user's behalf outside the proxy: the token endpoint, the user, logout.
 
-Use :class:`LookerClient` from request handlers (it is thread-safe and shared by the app) and
-:func:`register_client` from the ``register-client`` command. The OAuth protocol work (PKCE,
-authorization URL, token parsing) is Authlib's; Looker only differs in wanting JSON at
-``/api/token``, which :class:`LookerOAuth2Session` adds with the smallest override.
+Use :class:`LookerClient` from request handlers (it is thread-safe and shared by the app). The
+OAuth protocol work (PKCE, authorization URL, token parsing) is Authlib's; Looker only differs in
+wanting JSON at ``/api/token``, which :class:`LookerOAuth2Session` adds with the smallest override
+of two private Authlib methods. That is why pyproject.toml pins Authlib to the minor versions
+whose methods have the shape overridden here (tests/unit/test_authlib_pin.py checks it).
 """
 
 from __future__ import annotations
@@ -247,13 +248,3 @@ def _token_set(token: dict[str, Any], previous_refresh_token: str | None) -> Tok
         refresh_token=token.get("refresh_token") or previous_refresh_token,
         expires_at=time.time() + expires_in,
     )
-
-
-def register_client(**kwargs: Any) -> str:
-    """Register (or update) the bridge as a Looker OAuth client app; see :mod:`.registration`.
-
-    Imported lazily: looker-sdk takes about 0.4 s to import and only this command needs it.
-    """
-    from oauth_bridge.registration import register_client as register
-
-    return register(**kwargs)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterator
 
 import pytest
 
-_FIXTURE_MODULES = (
-    "tests.fixtures.redis_fixtures",
-    "tests.fixtures.emulator",
-    "tests.fixtures.bridge",
-    "tests.fixtures.browser",
-)
-pytest_plugins = [name for name in _FIXTURE_MODULES if importlib.util.find_spec(name)]
+# Listed plainly: a plugin that fails to import must fail the run, not vanish with its fixtures.
+pytest_plugins = [
+    "tests.support.redis_fixtures",
+    "tests.support.emulator",
+    "tests.support.bridge",
+    "tests.support.browser",
+]
 
 
 @pytest.fixture(autouse=True)

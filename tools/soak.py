@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 from oauth_bridge.config import load_settings  # noqa: E402
 from oauth_bridge.emulator import EmulatorConfig, EmulatorServer  # noqa: E402
 from oauth_bridge.factory import create_app  # noqa: E402
-from tests.fixtures.emulator import browser_sign_in  # noqa: E402
+from tests.support.emulator import browser_sign_in  # noqa: E402
 
 SEED = (
     ("admin@example.com", "looker-admin"),

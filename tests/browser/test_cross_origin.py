@@ -22,8 +22,8 @@ from flask import Flask, Response, send_from_directory
 from playwright.sync_api import Page, expect
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from tests.fixtures.bridge import BridgeServer
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.bridge import BridgeServer
+from tests.support.redis_fixtures import free_port
 
 pytestmark = pytest.mark.browser
 

@@ -24,7 +24,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from oauth_bridge.demo import DemoStack
 from oauth_bridge.emulator.seed import DEVELOPER, VIEWER, seed_content
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.redis_fixtures import free_port
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ import requests
 
 from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.emulator.results import row
-from tests.fixtures.emulator import SEED_IDS, TEST_REDIRECT_URI, oauth_tokens
+from tests.support.emulator import SEED_IDS, TEST_REDIRECT_URI, oauth_tokens
 
 DOCS = "https://cloud.google.com/looker/docs/"
 

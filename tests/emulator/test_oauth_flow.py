@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from oauth_bridge.emulator import EmulatorServer
-from tests.fixtures.emulator import (
+from tests.support.emulator import (
     SEED,
     SEED_IDS,
     TEST_REDIRECT_URI,

@@ -1,8 +1,8 @@
 """Looker's own example OAuth client (sdk-codegen examples/python/oauth_session.py) against us.
 
-The script is kept in ``oauth_session_example.py`` beside this file; only what its header lists
-was changed. Its settings come from a ``looker.ini`` this test writes in a temporary working
-directory, and the test types the email and password it asks for.
+The script is kept, as test data, in ``tests/support/oauth_session_example.py``; only what its
+header lists was changed. Its settings come from a ``looker.ini`` this test writes in a temporary
+working directory, and the test types the email and password it asks for.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from oauth_bridge.emulator import EmulatorServer
-from tests.emulator import oauth_session_example
+from tests.support import oauth_session_example
 
 
 @pytest.fixture

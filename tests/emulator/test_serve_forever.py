@@ -10,7 +10,7 @@ import time
 
 import requests
 
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.redis_fixtures import free_port
 
 SCRIPT = (
     "from oauth_bridge.emulator import EmulatorConfig, serve_forever\n"

@@ -14,8 +14,8 @@ import redis
 import requests
 
 from oauth_bridge.sessions import SessionRecord
-from tests.fixtures.bridge import SEED_USERS, BridgeServer, sign_in, sign_in_as
-from tests.fixtures.emulator import browser_sign_in
+from tests.support.bridge import SEED_USERS, BridgeServer, sign_in, sign_in_as
+from tests.support.emulator import browser_sign_in
 
 API_HEADERS = {"X-Looker-AppId": "oauth-bridge-tests"}
 

@@ -26,7 +26,7 @@ import requests
 
 from oauth_bridge.demo import DemoStack, create_spa_app, find_static_dir, redis_if_reachable
 from oauth_bridge.errors import ConfigError
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.redis_fixtures import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 APP_ID = {"X-Looker-AppId": "oauth-bridge-test"}

@@ -20,10 +20,10 @@ import requests
 from cryptography.fernet import Fernet
 
 from oauth_bridge.emulator import EmulatorServer
-from tests.fixtures.bridge import SEED_USERS, BridgeServer, sign_in_as
-from tests.fixtures.emulator import browser_sign_in
-from tests.fixtures.redis_fixtures import RedisServer
-from tests.security.helpers import (
+from tests.support.bridge import SEED_USERS, BridgeServer, sign_in_as
+from tests.support.emulator import browser_sign_in
+from tests.support.redis_fixtures import RedisServer
+from tests.support.security_tools import (
     CSRF,
     JunkServer,
     api_calls,

@@ -14,7 +14,7 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from oauth_bridge import metrics
-from tests.fixtures.bridge import BridgeServer, sign_in_as
+from tests.support.bridge import BridgeServer, sign_in_as
 
 API_HEADERS = {"X-Looker-AppId": "oauth-bridge-tests"}
 

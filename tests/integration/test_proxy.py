@@ -15,7 +15,7 @@ import requests
 
 from oauth_bridge.emulator.state import _digest
 from oauth_bridge.sessions import SessionRecord
-from tests.fixtures.bridge import BridgeServer, sign_in_as
+from tests.support.bridge import BridgeServer, sign_in_as
 
 API = {"X-Looker-AppId": "oauth-bridge-tests"}
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.fixtures.bridge import BridgeServer, sign_in_as
+from tests.support.bridge import BridgeServer, sign_in_as
 
 MAX_BODY = 1024
 

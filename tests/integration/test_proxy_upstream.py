@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from oauth_bridge.sessions import TokenSet, UserInfo
-from tests.fixtures.bridge import BridgeServer
+from tests.support.bridge import BridgeServer
 
 API = {"X-Looker-AppId": "upstream-test"}
 

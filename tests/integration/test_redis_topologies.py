@@ -40,8 +40,8 @@ from oauth_bridge.sessions import (
     parse_redis_url,
     redis_client,
 )
-from tests.fixtures.bridge import BridgeServer, sign_in_as
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.bridge import BridgeServer, sign_in_as
+from tests.support.redis_fixtures import free_port
 
 CSRF = {"X-Looker-AppId": "oauth-bridge-topology-tests"}
 SERVICE = "bridge-primary"

@@ -27,7 +27,7 @@ from oauth_bridge.sessions import (
     UserInfo,
     build_store,
 )
-from tests.fixtures.redis_fixtures import RedisServer
+from tests.support.redis_fixtures import RedisServer
 
 KEY_A = Fernet.generate_key()
 KEY_B = Fernet.generate_key()

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.fixtures.bridge import BridgeServer, sign_in_as
-from tests.security.helpers import CSRF, api_calls
+from tests.support.bridge import BridgeServer, sign_in_as
+from tests.support.security_tools import CSRF, api_calls
 
 HOSTILE_ORIGINS = [
     "http://evil.example",

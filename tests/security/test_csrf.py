@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from tests.fixtures.bridge import BridgeServer, sign_in_as
-from tests.security.helpers import CSRF, api_calls
+from tests.support.bridge import BridgeServer, sign_in_as
+from tests.support.security_tools import CSRF, api_calls
 
 API_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 API_TARGETS = ["/api/4.0/looks/1", "/api/4.0/user", "/api/4.0/oauth_client_apps/x/tokens"]

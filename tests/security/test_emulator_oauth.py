@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from oauth_bridge.emulator import EmulatorServer
-from tests.fixtures.emulator import (
+from tests.support.emulator import (
     SEED,
     TEST_REDIRECT_URI,
     auth_url,

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.fixtures.bridge import BridgeServer, sign_in_as
-from tests.security.helpers import CSRF, RawResponse, api_calls, raw_get, raw_request
+from tests.support.bridge import BridgeServer, sign_in_as
+from tests.support.security_tools import CSRF, RawResponse, api_calls, raw_get, raw_request
 
 TRAVERSAL_AND_SSRF = [
     "/api/4.0/../4.0/user",

@@ -18,9 +18,9 @@ import pytest
 import redis
 import requests
 
-from tests.fixtures.bridge import SEED_USERS, BridgeServer
-from tests.fixtures.emulator import browser_sign_in
-from tests.security.helpers import CSRF, keys
+from tests.support.bridge import SEED_USERS, BridgeServer
+from tests.support.emulator import browser_sign_in
+from tests.support.security_tools import CSRF, keys
 
 
 @dataclass

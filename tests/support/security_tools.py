@@ -19,8 +19,8 @@ import redis
 from werkzeug.serving import make_server
 
 from oauth_bridge.factory import create_app
-from tests.fixtures.bridge import BridgeServer
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.bridge import BridgeServer
+from tests.support.redis_fixtures import free_port
 
 CSRF = {"X-Looker-AppId": "oauth-bridge-security-tests"}
 

@@ -7,7 +7,7 @@ from flask import Flask
 
 from oauth_bridge import metrics
 from oauth_bridge.observability import REDACTED, redact, redact_all
-from tests.unit.test_observability import SECRETS
+from tests.support.secret_samples import SECRETS
 
 # Texts where the quick check must not skip redaction, including Unicode case folding: with
 # re.IGNORECASE "ſ" (long s) matches "s" and the Kelvin sign matches "k".

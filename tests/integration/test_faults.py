@@ -170,8 +170,8 @@ def test_refresh_while_looker_is_down_keeps_the_session(
     http = sign_in_as(bridge, "viewer")
     emulator.stop_api()
     with http.get(f"{bridge.url}/api/4.0/user", headers=CSRF, timeout=15) as down:
-        assert down.status_code in (502, 504)
-        assert down.json()["error"] in ("looker_unavailable", "looker_timeout")
+        assert down.status_code == 502
+        assert down.json()["error"] == "looker_unavailable"
     assert redis_client.exists(session_key(bridge, http))
     assert_store_consistent(redis_client, bridge.redis_prefix)
     http.close()

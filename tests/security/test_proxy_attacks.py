@@ -196,8 +196,8 @@ def test_a_path_outside_the_api_prefix_is_not_forwarded(
     before = api_calls(bridge)
     for target in ("//evil.example/api/4.0/user", "/api/3.1/user", "/api/token", "/api/logout"):
         response = raw_get(bridge, target, cookie=admin_cookie)
-        assert response.status in (404, 405), target
-        assert b'"error"' in response.body
+        assert response.status == 404, target
+        assert json.loads(response.body)["error"] == "not_found"
     assert api_calls(bridge) == before
 
 
@@ -274,13 +274,13 @@ def test_folded_header_reaches_looker_unfolded(bridge: BridgeServer, admin_cooki
         f"X-Looker-AppId: t\r\nCookie: {bridge.settings.cookie_name}={admin_cookie}\r\n"
         "Accept: application/json\r\n X-Injected: 1\r\n\r\n"
     ).encode("latin-1")
+    before = api_calls(bridge)
     response = raw_request(bridge.url, data)
-    if response.status == 200:
-        sent = bridge.emulator.state.request_log[-1].headers
-        assert "X-Injected" not in sent
-        assert all("\r" not in v and "\n" not in v for v in sent.values())
-    else:
-        assert_refused_json(response)
+    assert response.status == 200, response.body[:200]
+    assert api_calls(bridge) == before + 1
+    sent = bridge.emulator.state.request_log[-1].headers
+    assert "X-Injected" not in sent
+    assert all("\r" not in v and "\n" not in v for v in sent.values())
 
 
 @pytest.fixture
@@ -342,7 +342,7 @@ def test_body_at_the_limit_is_forwarded_whole(small_body_bridge: BridgeServer) -
         data=body,
         timeout=10,
     ) as response:
-        assert response.status_code < 500
+        assert response.status_code == 200
     assert bridge.emulator.state.request_log[-1].body_size == 1024
     http.close()
 
@@ -371,7 +371,7 @@ def test_malformed_bodies_are_passed_to_looker_to_judge_not_crash_the_bridge(
         data=body,
         timeout=10,
     ) as response:
-        assert 400 <= response.status_code < 500, response.text[:200]
+        assert response.status_code == 422, response.text[:200]
         assert response.json()["message"]
     log = bridge.emulator.state.request_log
     assert api_calls(bridge) == before + 1
@@ -390,7 +390,7 @@ def test_malformed_bodies_are_passed_to_looker_to_judge_not_crash_the_bridge(
 def test_ambiguous_body_framing_never_smuggles_a_second_request(
     bridge: BridgeServer, admin_cookie: str, extra: str
 ) -> None:
-    """Whatever the server makes of the framing, Looker never sees a request for ``/token``."""
+    """The server reads one request and forwards it; Looker never sees a request for ``/token``."""
     port = urlsplit(bridge.url).port
     smuggled = "GET /api/4.0/looks/%2e%2e/token HTTP/1.1\r\nHost: x\r\n\r\n"
     data = (
@@ -400,6 +400,8 @@ def test_ambiguous_body_framing_never_smuggles_a_second_request(
     ).encode("latin-1")
     before = api_calls(bridge)
     response = raw_request(bridge.url, data)
-    assert response.status < 500
+    assert response.status == 404  # Looker's own answer to the one POST it was sent
     assert all("token" not in r.path for r in bridge.emulator.state.request_log[before:])
-    assert api_calls(bridge) - before <= 1
+    assert api_calls(bridge) - before == 1
+    sent = bridge.emulator.state.request_log[-1]
+    assert (sent.method, sent.path) == ("POST", "/api/4.0/looks")

@@ -149,13 +149,13 @@ def test_a_foreign_origin_reads_nothing_even_in_a_signed_in_browser(
     expect(page.locator("h1")).to_have_text("Foreign page")
     before = bridge.emulator.state.request_count
 
-    attempts = [
-        [f"{bridge.url}/api/4.0/user", {"credentials": "include"}],
-        [
+    attempts: list[tuple[str, dict[str, Any]]] = [
+        (f"{bridge.url}/api/4.0/user", {"credentials": "include"}),
+        (
             f"{bridge.url}/api/4.0/user",
             {"credentials": "include", "headers": {"X-Looker-AppId": "evil"}},
-        ],
-        [
+        ),
+        (
             f"{bridge.url}/api/4.0/looks/1",
             {
                 "method": "PATCH",
@@ -163,9 +163,9 @@ def test_a_foreign_origin_reads_nothing_even_in_a_signed_in_browser(
                 "headers": {"Content-Type": "text/plain"},
                 "body": '{"title": "pwned"}',
             },
-        ],
-        [f"{bridge.url}/auth/session", {"credentials": "include"}],
-        [f"{bridge.url}/api/4.0/user", {"credentials": "include", "mode": "no-cors"}],
+        ),
+        (f"{bridge.url}/auth/session", {"credentials": "include"}),
+        (f"{bridge.url}/api/4.0/user", {"credentials": "include", "mode": "no-cors"}),
     ]
     for url, init in attempts:
         outcome = page.evaluate(FETCH_JSON, [url, init])

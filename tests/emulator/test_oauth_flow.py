@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
@@ -149,7 +149,7 @@ def test_invalid_client_or_redirect_uri_gets_an_html_error_never_a_redirect(
     url = auth_url(emulator, client, challenge)
     url = url.replace(
         "redirect_uri=https%3A%2F%2Fspa.example.test%2Fauth%2Fcallback",
-        "redirect_uri=" + requests.utils.quote(redirect_uri, safe=""),
+        "redirect_uri=" + quote(redirect_uri, safe=""),
     )
     response = requests.get(url, allow_redirects=False, timeout=10)
     assert response.status_code == 400

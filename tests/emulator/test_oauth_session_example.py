@@ -7,6 +7,7 @@ working directory, and the test types the email and password it asks for.
 
 from __future__ import annotations
 
+import getpass
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,8 +49,8 @@ def run_example(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], email: str, password: str
 ) -> str:
     monkeypatch.setattr("builtins.input", lambda prompt="": email)
-    monkeypatch.setattr(oauth_session_example.getpass, "getpass", lambda prompt="": password)
-    oauth_session_example.oauth_interactive_roundtrip()
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": password)
+    oauth_session_example.oauth_interactive_roundtrip()  # type: ignore[no-untyped-call]
     return capsys.readouterr().out
 
 

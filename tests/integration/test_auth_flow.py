@@ -23,7 +23,7 @@ API_HEADERS = {"X-Looker-AppId": "oauth-bridge-tests"}
 def session_record(bridge: BridgeServer, http: requests.Session) -> SessionRecord:
     """What the bridge holds for this browser (read through the store, as the bridge does)."""
     cookie = http.cookies[bridge.settings.cookie_name]
-    record = bridge.app.extensions["oauth_bridge"].store.load(cookie)
+    record: SessionRecord | None = bridge.app.extensions["oauth_bridge"].store.load(cookie)
     assert record is not None
     return record
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
@@ -22,15 +23,15 @@ API = {"X-Looker-AppId": "oauth-bridge-tests"}
 
 def record_of(bridge: BridgeServer, http: requests.Session) -> SessionRecord:
     cookie = http.cookies[bridge.settings.cookie_name]
-    record = bridge.app.extensions["oauth_bridge"].store.load(cookie)
+    record: SessionRecord | None = bridge.app.extensions["oauth_bridge"].store.load(cookie)
     assert record is not None
     return record
 
 
 def call(
-    bridge: BridgeServer, http: requests.Session, method: str, path: str, **kwargs: object
+    bridge: BridgeServer, http: requests.Session, method: str, path: str, **kwargs: Any
 ) -> requests.Response:
-    headers = {**API, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
+    headers = {**API, **kwargs.pop("headers", {})}
     with http.request(
         method, f"{bridge.url}{path}", headers=headers, timeout=20, **kwargs
     ) as response:

@@ -11,7 +11,9 @@ from oauth_bridge.emulator import EmulatorServer
 REDIRECT = "https://bridge.example.com/auth/callback"
 
 
-def run_register(emulator: EmulatorServer, *args: str, secret: str = "admin-client-secret"):
+def run_register(
+    emulator: EmulatorServer, *args: str, secret: str = "admin-client-secret"
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(
         LOOKERSDK_BASE_URL=emulator.api_url,

@@ -101,12 +101,17 @@ class StoreFactory:
             client = redis.Redis.from_url(self.redis_url)
             parts: list[bytes] = []
             for key in client.scan_iter(match=self.prefix + "*"):
+                assert isinstance(key, bytes)
                 parts.append(key)
                 kind = client.type(key)
                 if kind == b"string":
-                    parts.append(client.get(key) or b"")
+                    value = client.get(key) or b""
+                    assert isinstance(value, bytes)
+                    parts.append(value)
                 elif kind == b"zset":
-                    parts.extend(client.zrange(key, 0, -1))
+                    for member in client.zrange(key, 0, -1):
+                        assert isinstance(member, bytes)
+                        parts.append(member)
                 else:  # pragma: no cover - the store makes no other kind
                     pytest.fail(f"unexpected key type {kind!r}")
             client.close()
@@ -290,7 +295,7 @@ def test_load_is_one_round_trip(
     cookie, record = store.create(ANALYST, realistic_tokens())
     store.load(cookie)  # the script is loaded into Redis now
     commands: list[tuple[Any, ...]] = []
-    original = redis_client.execute_command
+    original: Callable[..., Any] = redis_client.execute_command
 
     def counting(*args: Any, **options: Any) -> Any:
         commands.append(args)

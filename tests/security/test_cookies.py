@@ -85,7 +85,7 @@ def logout_response(bridge: BridgeServer, cookie: str) -> requests.Response:
     )
 
 
-MODES = {
+MODES: dict[str, dict[str, object]] = {
     "secure-lax": {"cookie_secure": True},
     "secure-none-partitioned": {"cookie_secure": True, "cookie_samesite": "None"},
     "plain-http": {"cookie_secure": False},

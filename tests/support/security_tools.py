@@ -159,7 +159,9 @@ def assert_store_consistent(client: redis.Redis, prefix: str) -> None:
     sessions = {key.decode()[len(prefix) + 2 :] for key in keys(client, prefix, "s:")}
     indexed: set[str] = set()
     for index in keys(client, prefix, "u:"):
-        indexed |= {member.decode() for member in client.zrange(index, 0, -1)}
+        for member in client.zrange(index, 0, -1):
+            assert isinstance(member, bytes)
+            indexed.add(member.decode())
     assert sessions <= indexed, sessions - indexed
     assert keys(client, prefix, "l:") == []
     for key in keys(client, prefix):

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
-from flask import Flask, g, jsonify
+from flask import Flask, Response, g, jsonify
 
 from oauth_bridge import observability
 from oauth_bridge.config import Settings, load_settings
@@ -173,7 +173,7 @@ def app_and_log() -> Iterator[tuple[Flask, io.StringIO]]:
     view_log = logging.getLogger("oauth_bridge.tests.view")
 
     @app.get("/auth/callback")
-    def callback() -> object:
+    def callback() -> Response:
         view_log.info("inside the view")
         return jsonify({"request_id": g.request_id})
 

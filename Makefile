@@ -1,4 +1,10 @@
-.PHONY: install check test demo
+.PHONY: install check test test-fast demo
+
+# pytest exits 5 when it collects no tests; for this project that is a failure, never a pass.
+run_pytest = python -m pytest $(1); status=$$?; \
+	if [ $$status -eq 5 ]; then \
+	  echo "pytest collected no tests: that is a failure for this project" >&2; exit 1; \
+	fi; exit $$status
 
 install:
 	python -m pip install -e '.[test]'
@@ -9,7 +15,11 @@ check:
 	mypy
 
 test:
-	python -m pytest
+	$(call run_pytest,)
+
+# The quick loop while working: no headless Chromium, nothing marked slow.
+test-fast:
+	$(call run_pytest,-m "not browser and not slow")
 
 demo:
 	oauth-bridge demo

@@ -1,20 +1,28 @@
-"""Shared pytest configuration: real-server fixtures and a clean environment for every test."""
+"""Shared pytest configuration: real-server fixtures and a clean environment for every test.
+
+Where tests go: ``support/`` holds shared test data, fakes and the fixture plugins below (never a
+test; no test module imports another). ``unit/`` is pure tests: no server, no Redis, no network.
+``integration/`` runs the real bridge, emulator and Redis (and gunicorn, the CLI, the demo) end
+to end. ``security/`` is attacks and their refusals (CSRF, CORS, cookies, hostile requests,
+token leakage, the soak). ``emulator/`` tests the Looker emulator itself, with plain HTTP and the
+official looker-sdk. ``browser/`` drives headless Chromium (marked ``browser``). ``bench/`` keeps
+the benchmark in ``bench/run.py`` working. ``make test-fast`` skips the browser and slow marks.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterator
 
 import pytest
 
-_FIXTURE_MODULES = (
-    "tests.fixtures.redis_fixtures",
-    "tests.fixtures.emulator",
-    "tests.fixtures.bridge",
-    "tests.fixtures.browser",
-)
-pytest_plugins = [name for name in _FIXTURE_MODULES if importlib.util.find_spec(name)]
+# Listed plainly: a plugin that fails to import must fail the run, not vanish with its fixtures.
+pytest_plugins = [
+    "tests.support.redis_fixtures",
+    "tests.support.emulator",
+    "tests.support.bridge",
+    "tests.support.browser",
+]
 
 
 @pytest.fixture(autouse=True)

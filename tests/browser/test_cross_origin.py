@@ -23,8 +23,8 @@ from playwright.sync_api import Page, expect
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from oauth_bridge.emulator.seed import credentials
-from tests.fixtures.bridge import BridgeServer
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.bridge import BridgeServer
+from tests.support.redis_fixtures import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -150,13 +150,13 @@ def test_a_foreign_origin_reads_nothing_even_in_a_signed_in_browser(
     expect(page.locator("h1")).to_have_text("Foreign page")
     before = bridge.emulator.state.request_count
 
-    attempts = [
-        [f"{bridge.url}/api/4.0/user", {"credentials": "include"}],
-        [
+    attempts: list[tuple[str, dict[str, Any]]] = [
+        (f"{bridge.url}/api/4.0/user", {"credentials": "include"}),
+        (
             f"{bridge.url}/api/4.0/user",
             {"credentials": "include", "headers": {"X-Looker-AppId": "evil"}},
-        ],
-        [
+        ),
+        (
             f"{bridge.url}/api/4.0/looks/1",
             {
                 "method": "PATCH",
@@ -164,9 +164,9 @@ def test_a_foreign_origin_reads_nothing_even_in_a_signed_in_browser(
                 "headers": {"Content-Type": "text/plain"},
                 "body": '{"title": "pwned"}',
             },
-        ],
-        [f"{bridge.url}/auth/session", {"credentials": "include"}],
-        [f"{bridge.url}/api/4.0/user", {"credentials": "include", "mode": "no-cors"}],
+        ),
+        (f"{bridge.url}/auth/session", {"credentials": "include"}),
+        (f"{bridge.url}/api/4.0/user", {"credentials": "include", "mode": "no-cors"}),
     ]
     for url, init in attempts:
         outcome = page.evaluate(FETCH_JSON, [url, init])

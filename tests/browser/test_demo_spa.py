@@ -25,7 +25,7 @@ from playwright.sync_api import Error as PlaywrightError
 from oauth_bridge.demo import DemoStack
 from oauth_bridge.emulator.seed import DEVELOPER, VIEWER, credentials, seed_content
 from oauth_bridge.services import get_services
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.redis_fixtures import free_port
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from oauth_bridge.emulator import EmulatorServer
-from tests.fixtures.emulator import TEST_REDIRECT_URI
+from tests.support.emulator import TEST_REDIRECT_URI
 
 CLIENT_ID = "test-spa"
 

@@ -13,7 +13,7 @@ import requests
 from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.emulator.results import row
 from oauth_bridge.emulator.seed import ADMIN_API3
-from tests.fixtures.emulator import SEED_IDS, TEST_REDIRECT_URI, oauth_tokens
+from tests.support.emulator import SEED_IDS, TEST_REDIRECT_URI, oauth_tokens
 
 DOCS = "https://cloud.google.com/looker/docs/"
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import looker_sdk
 import pytest
 from looker_sdk import error as sdk_error
 from looker_sdk import models40
+from looker_sdk.rtl import requests_transport
 
 from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.emulator.seed import ADMIN_API3
@@ -14,14 +17,16 @@ from oauth_bridge.emulator.seed import ADMIN_API3
 @pytest.fixture
 def sdk(
     emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
-) -> looker_sdk.methods40.Looker40SDK:
+) -> Iterator[looker_sdk.methods40.Looker40SDK]:
     monkeypatch.setenv("LOOKERSDK_BASE_URL", emulator.api_url)
     monkeypatch.setenv("LOOKERSDK_CLIENT_ID", ADMIN_API3[0])
     monkeypatch.setenv("LOOKERSDK_CLIENT_SECRET", ADMIN_API3[1])
     monkeypatch.setenv("LOOKERSDK_VERIFY_SSL", "false")
     client = looker_sdk.init40()
     yield client
-    client.auth.transport.session.close()
+    transport = client.auth.transport
+    assert isinstance(transport, requests_transport.RequestsTransport)
+    transport.session.close()
 
 
 def test_sdk_reads_users_and_content(sdk: looker_sdk.methods40.Looker40SDK) -> None:
@@ -30,7 +35,7 @@ def test_sdk_reads_users_and_content(sdk: looker_sdk.methods40.Looker40SDK) -> N
     assert (me.id, me.email, me.is_disabled) == ("1", "admin@example.com", False)
     assert me.credentials_api3 and me.credentials_api3[0].client_id == "admin-client-id"
     users = sdk.all_users()
-    assert sorted(u.email for u in users) == [
+    assert sorted(str(u.email) for u in users) == [
         "admin@example.com",
         "analyst@example.com",
         "viewer@example.com",

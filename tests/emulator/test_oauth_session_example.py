@@ -1,12 +1,13 @@
 """Looker's own example OAuth client (sdk-codegen examples/python/oauth_session.py) against us.
 
-The script is kept in ``oauth_session_example.py`` beside this file; only what its header lists
-was changed. Its settings come from a ``looker.ini`` this test writes in a temporary working
-directory, and the test types the email and password it asks for.
+The script is kept, as test data, in ``tests/support/oauth_session_example.py``; only what its
+header lists was changed. Its settings come from a ``looker.ini`` this test writes in a temporary
+working directory, and the test types the email and password it asks for.
 """
 
 from __future__ import annotations
 
+import getpass
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.emulator.seed import credentials
-from tests.emulator import oauth_session_example
+from tests.support import oauth_session_example
 
 
 @pytest.fixture
@@ -49,8 +50,8 @@ def run_example(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], email: str, password: str
 ) -> str:
     monkeypatch.setattr("builtins.input", lambda prompt="": email)
-    monkeypatch.setattr(oauth_session_example.getpass, "getpass", lambda prompt="": password)
-    oauth_session_example.oauth_interactive_roundtrip()
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": password)
+    oauth_session_example.oauth_interactive_roundtrip()  # type: ignore[no-untyped-call]
     return capsys.readouterr().out
 
 

@@ -11,7 +11,7 @@ import time
 import requests
 
 from oauth_bridge.emulator.seed import ADMIN_API3
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.redis_fixtures import free_port
 
 SCRIPT = (
     "from oauth_bridge.emulator import EmulatorConfig, serve_forever\n"

@@ -1,7 +1,6 @@
 """``oauth-bridge demo`` as a user runs it: a subprocess on free ports, used over HTTP, then Ctrl-C.
 
-Also the demo's small SPA server on its own: the bridge URL it hands the SPA, its strict CSP, and
-that it serves nothing outside ``static/``.
+The demo's small SPA server on its own is tested in ``tests/unit/test_demo_spa_server.py``.
 """
 
 from __future__ import annotations
@@ -23,11 +22,11 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from oauth_bridge.demo import DemoStack, create_spa_app, find_static_dir, redis_if_reachable
+from oauth_bridge.demo import DemoStack, redis_if_reachable
 from oauth_bridge.emulator.browser_login import browser_sign_in
 from oauth_bridge.emulator.seed import SEED_BY_KEY
 from oauth_bridge.errors import ConfigError
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.redis_fixtures import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 APP_ID = {"X-Looker-AppId": "oauth-bridge-test"}
@@ -160,44 +159,6 @@ def test_demo_command_prints_what_a_new_user_needs_and_stops_on_sigterm(
     ):
         assert re.search(rf"{re.escape(email)}\s+password {re.escape(password)}\b", printed)
     assert "Demo stopped." in printed and "Traceback" not in printed
-
-
-def test_spa_server_names_the_bridge_and_sends_a_strict_csp() -> None:
-    app = create_spa_app(find_static_dir(), "http://localhost:18080")
-    client = app.test_client()
-
-    config = client.get("/config.js")
-    assert config.status_code == 200
-    assert config.mimetype == "text/javascript"
-    assert 'export const BRIDGE_URL = "http://localhost:18080";' in config.get_data(as_text=True)
-
-    index = client.get("/")
-    assert index.status_code == 200
-    csp = index.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
-    assert "connect-src http://localhost:18080" in csp
-    html = index.get_data(as_text=True)
-    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S)
-    assert scripts and all(body.strip() == "" for body in scripts)  # no inline code
-    assert not re.search(r"<[^>]*\son[a-z]+\s*=", html)  # no inline event handlers
-
-    for path in ("/app.js", "/styles.css"):
-        answer = client.get(path)
-        assert answer.status_code == 200, path
-        answer.close()
-    index.close()
-
-    for path in ("/../pyproject.toml", "/%2e%2e/pyproject.toml", "/..%2fpyproject.toml"):
-        answer = client.get(path)
-        assert answer.status_code == 404, path
-        answer.close()
-
-
-def test_static_dir_is_found_from_any_working_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert find_static_dir() == REPO / "static"
 
 
 def test_unreachable_redis_falls_back_to_memory_with_one_line(redis_url: str) -> None:

@@ -21,10 +21,10 @@ from cryptography.fernet import Fernet
 
 from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.services import get_services
-from tests.fixtures.bridge import SEED_USERS, BridgeServer, sign_in_as
-from tests.fixtures.emulator import browser_sign_in
-from tests.fixtures.redis_fixtures import RedisServer
-from tests.security.helpers import (
+from tests.support.bridge import SEED_USERS, BridgeServer, sign_in_as
+from tests.support.emulator import browser_sign_in
+from tests.support.redis_fixtures import RedisServer
+from tests.support.security_tools import (
     CSRF,
     JunkServer,
     api_calls,
@@ -171,8 +171,8 @@ def test_refresh_while_looker_is_down_keeps_the_session(
     http = sign_in_as(bridge, "viewer")
     emulator.stop_api()
     with http.get(f"{bridge.url}/api/4.0/user", headers=CSRF, timeout=15) as down:
-        assert down.status_code in (502, 504)
-        assert down.json()["error"] in ("looker_unavailable", "looker_timeout")
+        assert down.status_code == 502
+        assert down.json()["error"] == "looker_unavailable"
     assert redis_client.exists(session_key(bridge, http))
     assert_store_consistent(redis_client, bridge.redis_prefix)
     http.close()

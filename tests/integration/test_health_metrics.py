@@ -12,10 +12,9 @@ import redis
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from oauth_bridge import metrics
 from oauth_bridge.services import get_services
 from oauth_bridge.sessions import redis as redis_store
-from tests.fixtures.bridge import BridgeServer, offline_app, sign_in_as
+from tests.support.bridge import BridgeServer, sign_in_as
 
 API_HEADERS = {"X-Looker-AppId": "oauth-bridge-tests"}
 
@@ -152,64 +151,3 @@ def test_session_counter_reports_truncation_at_its_budget(
     count, truncated = redis_store.count_session_keys(redis_client, redis_prefix)
     assert truncated is True
     assert count < 3000
-
-
-def test_active_sessions_are_recounted_at_most_every_15_seconds() -> None:
-    calls: list[int] = []
-
-    def counter() -> tuple[int, bool]:
-        calls.append(1)
-        if len(calls) == 2:
-            raise redis.ConnectionError("down")
-        return 7 * len(calls), False
-
-    m = metrics.Metrics()
-    m.update_active_sessions(counter)
-    m.update_active_sessions(counter)
-    assert calls == [1]
-    assert m.active_sessions._value.get() == 7
-    m._counted_at -= metrics.ACTIVE_SESSIONS_TTL
-    m.update_active_sessions(counter)  # fails: the last good value stays
-    assert m.active_sessions._value.get() == 7
-    m._counted_at -= metrics.ACTIVE_SESSIONS_TTL
-    m.update_active_sessions(counter)
-    assert m.active_sessions._value.get() == 21
-
-
-def test_recorders_are_silent_outside_an_app_and_use_the_current_app_inside() -> None:
-    metrics.record_refresh()  # no app context: nothing to record, nothing raised
-    metrics.observe_proxy(0.1, 200)
-    first, second = offline_app(), offline_app()
-    m1, m2 = get_services(first).metrics, get_services(second).metrics
-    assert m1 is not m2
-    with first.app_context():
-        metrics.record_refresh()
-        metrics.record_refresh_failure()
-        metrics.observe_proxy(0.02, 503)
-        metrics.observe_proxy(5.0, "timeout")
-        metrics.record_request("/api/4.0/<path:path>", "BREW", 200)
-    text = m1.exposition().decode()
-    assert "oauth_bridge_token_refreshes_total 1.0" in text
-    assert "oauth_bridge_token_refresh_failures_total 1.0" in text
-    assert 'oauth_bridge_proxy_upstream_seconds_count{status="5xx"} 1.0' in text
-    assert 'oauth_bridge_proxy_upstream_seconds_count{status="timeout"} 1.0' in text
-    assert 'method="OTHER"' in text
-    assert "oauth_bridge_token_refreshes_total 0.0" in m2.exposition().decode()
-
-
-@pytest.mark.parametrize(
-    ("status", "label"),
-    [
-        (200, "2xx"),
-        (302, "3xx"),
-        (404, "4xx"),
-        (599, "5xx"),
-        ("timeout", "timeout"),
-        ("error", "error"),
-        (None, "error"),
-        (42, "error"),
-        ("bogus", "error"),
-    ],
-)
-def test_status_class(status: int | str | None, label: str) -> None:
-    assert metrics.status_class(status) == label

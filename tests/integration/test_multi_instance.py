@@ -26,11 +26,11 @@ from cryptography.fernet import Fernet
 from oauth_bridge.config import load_settings
 from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.sessions import build_store
-from tests.fixtures.bridge import SEED_USERS
-from tests.fixtures.emulator import browser_sign_in
-from tests.fixtures.redis_fixtures import free_port
-from tests.security.helpers import CSRF, assert_store_consistent, keys, raw_request
-from tests.security.test_proxy_attacks import BAD_QUERIES, TRAVERSAL_AND_SSRF
+from tests.support.bridge import SEED_USERS
+from tests.support.emulator import browser_sign_in
+from tests.support.hostile_requests import BAD_QUERIES, TRAVERSAL_AND_SSRF
+from tests.support.redis_fixtures import free_port
+from tests.support.security_tools import CSRF, assert_store_consistent, keys, raw_request
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_GUID = "oauth-bridge-multi"

@@ -15,8 +15,8 @@ import requests
 from urllib3.util import parse_url
 
 from oauth_bridge.services import get_services
-from tests.fixtures.bridge import BridgeServer
-from tests.integration.test_proxy_upstream import FakeLooker, session_cookie
+from tests.support.bridge import BridgeServer
+from tests.support.fake_looker import FakeLooker, session_cookie
 
 OK = (
     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"

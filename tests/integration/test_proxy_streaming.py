@@ -21,8 +21,8 @@ from cryptography.fernet import Fernet
 
 from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.emulator.seed import credentials
-from tests.fixtures.emulator import browser_sign_in
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.emulator import browser_sign_in
+from tests.support.redis_fixtures import free_port
 
 ROWS = 5_000_000
 GROWTH_LIMIT = 100 * 1024 * 1024

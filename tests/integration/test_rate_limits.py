@@ -8,7 +8,7 @@ from typing import Any
 import redis
 import requests
 
-from tests.fixtures.bridge import BridgeServer
+from tests.support.bridge import BridgeServer
 
 LIMIT = "3 per minute"
 

@@ -32,8 +32,8 @@ from oauth_bridge.models import PendingLogin, TokenSet, UserInfo
 from oauth_bridge.redis_url import answers_ping, delete_prefixed_keys, redis_client
 from oauth_bridge.sessions import RedisSessionStore, build_store
 from oauth_bridge.sessions.redis import count_session_keys
-from tests.fixtures.bridge import BridgeServer, sign_in_as
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.bridge import BridgeServer, sign_in_as
+from tests.support.redis_fixtures import free_port
 
 CSRF = {"X-Looker-AppId": "oauth-bridge-topology-tests"}
 SERVICE = "bridge-primary"
@@ -337,13 +337,13 @@ def test_sentinel_client_has_a_blocking_pool_with_the_store_timeouts(
         assert pool.connection_kwargs["socket_timeout"] == 2.0
         assert pool.connection_kwargs["db"] == 2
         # One connection, held: a second caller waits (then fails) instead of opening another.
-        held = pool.get_connection()
+        held = pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             with pytest.raises(redis.ConnectionError, match="No connection available"):
                 pool.timeout = 0.2
                 client.ping()
         finally:
-            pool.release(held)
+            pool.release(held)  # type: ignore[no-untyped-call]
         assert client.ping()
     finally:
         client.close()
@@ -414,7 +414,7 @@ def failover_pair(tmp_path: Path) -> Iterator[tuple[SentinelSetup, int]]:
 
         def replica_synced() -> bool:
             with redis.Redis(port=replica, socket_timeout=0.5) as r:
-                return r.info("replication")["master_link_status"] == "up"
+                return bool(r.info("replication")["master_link_status"] == "up")
 
         wait_for(replica_synced, "the replica")
         config = tmp_path / "sentinel.conf"
@@ -495,7 +495,7 @@ def test_store_follows_a_sentinel_failover(failover_pair: tuple[SentinelSetup, i
 
 def cluster_keys(client: RedisCluster, pattern: str) -> list[bytes]:
     found: list[bytes] = []
-    for node in client.get_primaries():
+    for node in client.get_primaries():  # type: ignore[no-untyped-call]
         found.extend(client.get_redis_connection(node).scan_iter(match=pattern, count=1000))
     return found
 
@@ -524,7 +524,7 @@ def test_store_on_a_cluster_keeps_every_key_in_one_slot(cluster: ClusterSetup) -
             keys = cluster_keys(observer, f"{{{prefix}}}*")
         kinds = {key.decode().split("}", 1)[1].split(":", 1)[0] for key in keys}
         assert kinds == {"s", "u", "p", "pc", "l"}
-        assert {observer.keyslot(key) for key in keys} == {observer.keyslot(prefix)}
+        assert {observer.keyslot(key) for key in keys} == {observer.keyslot(prefix)}  # type: ignore[no-untyped-call]
         assert cluster_keys(observer, f"{prefix}*") == []  # nothing outside the hash tag
     finally:
         store.close()
@@ -546,7 +546,7 @@ def test_loading_a_session_on_a_cluster_is_one_command(
         cookie, _ = store.create(ANALYST, TOKENS)
         assert store.load(cookie) is not None  # the script is now cached on its node
         calls: list[tuple[Any, ...]] = []
-        original = client.execute_command
+        original: Callable[..., Any] = client.execute_command
 
         def counting(*args: Any, **kwargs: Any) -> Any:
             calls.append(args)
@@ -569,7 +569,7 @@ def test_session_counter_scans_every_cluster_primary(cluster: ClusterSetup) -> N
         for n in range(30):
             client.set(f"{prefix}s:{n}", b"x", ex=60)
         client.set(f"{prefix}u:1", b"x", ex=60)
-        holders = {client.get_node_from_key(f"{prefix}s:{n}").name for n in range(30)}
+        holders = {client.get_node_from_key(f"{prefix}s:{n}").name for n in range(30)}  # type: ignore[no-untyped-call]
         assert len(holders) == 3
         assert count_session_keys(client, prefix) == (30, False)
     finally:

@@ -12,7 +12,9 @@ from oauth_bridge.emulator.seed import ADMIN_API3
 REDIRECT = "https://bridge.example.com/auth/callback"
 
 
-def run_register(emulator: EmulatorServer, *args: str, secret: str = ADMIN_API3[1]):
+def run_register(
+    emulator: EmulatorServer, *args: str, secret: str = ADMIN_API3[1]
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(
         LOOKERSDK_BASE_URL=emulator.api_url,

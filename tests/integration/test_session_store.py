@@ -20,7 +20,7 @@ from oauth_bridge.crypto import TokenCipher
 from oauth_bridge.errors import ConfigError, StoreUnavailable, TooManyRequests
 from oauth_bridge.models import PendingLogin, TokenSet, UserInfo
 from oauth_bridge.sessions import MemorySessionStore, RedisSessionStore, build_store
-from tests.fixtures.redis_fixtures import RedisServer
+from tests.support.redis_fixtures import RedisServer
 
 AnyStore = RedisSessionStore | MemorySessionStore
 """The concrete stores: the tests also call their test-only methods."""
@@ -97,12 +97,17 @@ class StoreFactory:
             client = redis.Redis.from_url(self.redis_url)
             parts: list[bytes] = []
             for key in client.scan_iter(match=self.prefix + "*"):
+                assert isinstance(key, bytes)
                 parts.append(key)
                 kind = client.type(key)
                 if kind == b"string":
-                    parts.append(client.get(key) or b"")
+                    value = client.get(key) or b""
+                    assert isinstance(value, bytes)
+                    parts.append(value)
                 elif kind == b"zset":
-                    parts.extend(client.zrange(key, 0, -1))
+                    for member in client.zrange(key, 0, -1):
+                        assert isinstance(member, bytes)
+                        parts.append(member)
                 else:  # pragma: no cover - the store makes no other kind
                     pytest.fail(f"unexpected key type {kind!r}")
             client.close()
@@ -286,7 +291,7 @@ def test_load_is_one_round_trip(
     cookie, record = store.create(ANALYST, realistic_tokens())
     store.load(cookie)  # the script is loaded into Redis now
     commands: list[tuple[Any, ...]] = []
-    original = redis_client.execute_command
+    original: Callable[..., Any] = redis_client.execute_command
 
     def counting(*args: Any, **options: Any) -> Any:
         commands.append(args)
@@ -578,6 +583,7 @@ def _settings(**overrides: Any) -> Any:
 
 def test_redis_outage_is_503_and_the_same_store_recovers(private_redis: RedisServer) -> None:
     store = build_store(_settings(redis_url=private_redis.url, redis_socket_timeout=1.0))
+    assert isinstance(store, RedisSessionStore)
     try:
         cookie, record = store.create(ANALYST, realistic_tokens())
         assert store.load(cookie) == record

@@ -13,9 +13,9 @@ import pytest
 import redis
 import requests
 
-from tests.fixtures.bridge import SEED_USERS, BridgeServer, sign_in_as
-from tests.fixtures.emulator import browser_sign_in
-from tests.security.helpers import CSRF, keys
+from tests.support.bridge import SEED_USERS, BridgeServer, sign_in_as
+from tests.support.emulator import browser_sign_in
+from tests.support.security_tools import CSRF, keys
 
 WELL_FORMED_PLANT = "A" * 43 + "." + "B" * 43
 """Has the exact shape of a real cookie value (``{43-char id}.{43-char secret}``)."""
@@ -85,7 +85,7 @@ def logout_response(bridge: BridgeServer, cookie: str) -> requests.Response:
     )
 
 
-MODES = {
+MODES: dict[str, dict[str, object]] = {
     "secure-lax": {"cookie_secure": True},
     "secure-none-partitioned": {"cookie_secure": True, "cookie_samesite": "None"},
     "plain-http": {"cookie_secure": False},

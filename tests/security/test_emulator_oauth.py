@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from oauth_bridge.emulator import EmulatorServer
-from tests.fixtures.emulator import (
+from tests.support.emulator import (
     SEED,
     TEST_REDIRECT_URI,
     auth_url,
@@ -112,10 +112,17 @@ def test_the_same_signed_in_browser_does_get_a_code_with_s256(
 
 
 @pytest.mark.parametrize(
-    "bad_verifier",
-    ["challenge-itself", "other-verifier", "empty", "too-short"],
+    ("bad_verifier", "error"),
+    [
+        ("challenge-itself", "invalid_grant"),
+        ("other-verifier", "invalid_grant"),
+        ("empty", "invalid_request"),
+        ("too-short", "invalid_grant"),
+    ],
 )
-def test_token_endpoint_refuses_a_wrong_verifier(looker: EmulatorServer, bad_verifier: str) -> None:
+def test_token_endpoint_refuses_a_wrong_verifier(
+    looker: EmulatorServer, bad_verifier: str, error: str
+) -> None:
     verifier, challenge = pkce_pair()
     code = get_code(looker, "viewer", CLIENT, challenge)
     sent = {
@@ -126,7 +133,7 @@ def test_token_endpoint_refuses_a_wrong_verifier(looker: EmulatorServer, bad_ver
     }[bad_verifier]
     with exchange(looker, CLIENT, code, sent) as response:
         assert response.status_code == 400
-        assert response.json()["error"] in ("invalid_grant", "invalid_request")
+        assert response.json()["error"] == error
         assert "access_token" not in response.text
 
 

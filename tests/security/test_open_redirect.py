@@ -13,8 +13,8 @@ import pytest
 import redis
 import requests
 
-from tests.fixtures.bridge import BridgeServer
-from tests.security.helpers import keys
+from tests.support.bridge import BridgeServer
+from tests.support.security_tools import keys
 
 # {bridge} is the bridge's own origin, {spa} the allowed SPA origin, {host}/{spa_host} their
 # host:port parts. Each string is refused by the bridge as a place to return to.

@@ -10,7 +10,7 @@ import pytest
 from oauth_bridge import metrics
 from oauth_bridge.factory import close_app
 from oauth_bridge.services import get_services
-from tests.fixtures.bridge import offline_app
+from tests.support.bridge import offline_app
 
 
 def test_each_app_builds_its_own_services_once() -> None:

@@ -7,8 +7,8 @@ import pytest
 from oauth_bridge import metrics
 from oauth_bridge.observability import REDACTED, redact, redact_all
 from oauth_bridge.services import get_services
-from tests.fixtures.bridge import offline_app
-from tests.unit.test_observability import SECRETS
+from tests.support.bridge import offline_app
+from tests.support.secret_samples import SECRETS
 
 # Texts where the quick check must not skip redaction, including Unicode case folding: with
 # re.IGNORECASE "ſ" (long s) matches "s" and the Kelvin sign matches "k".

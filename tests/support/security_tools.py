@@ -19,8 +19,8 @@ import redis
 from werkzeug.serving import make_server
 
 from oauth_bridge.factory import create_app
-from tests.fixtures.bridge import BridgeServer
-from tests.fixtures.redis_fixtures import free_port
+from tests.support.bridge import BridgeServer
+from tests.support.redis_fixtures import free_port
 
 CSRF = {"X-Looker-AppId": "oauth-bridge-security-tests"}
 
@@ -86,16 +86,30 @@ def raw_request(base_url: str, data: bytes, timeout: float = 10) -> RawResponse:
     return response
 
 
+def raw_send(
+    bridge: BridgeServer,
+    method: str,
+    target: str,
+    headers: dict[str, str] | None = None,
+    cookie: str = "",
+    body: bytes = b"",
+) -> RawResponse:
+    """``method target`` with the request line and headers exactly as given (``None``: CSRF)."""
+    port = urlsplit(bridge.url).port
+    lines = [f"{method} {target} HTTP/1.1", f"Host: localhost:{port}", "Connection: close"]
+    if cookie:
+        lines.append(f"Cookie: {bridge.settings.cookie_name}={cookie}")
+    lines += [f"{name}: {value}" for name, value in (CSRF if headers is None else headers).items()]
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return raw_request(bridge.url, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+
 def raw_get(
     bridge: BridgeServer, target: str, headers: dict[str, str] | None = None, cookie: str = ""
 ) -> RawResponse:
     """``GET target`` with the request line exactly as given (``target`` is already encoded)."""
-    port = urlsplit(bridge.url).port
-    lines = [f"GET {target} HTTP/1.1", f"Host: localhost:{port}", "Connection: close"]
-    if cookie:
-        lines.append(f"Cookie: {bridge.settings.cookie_name}={cookie}")
-    lines += [f"{name}: {value}" for name, value in (headers or CSRF).items()]
-    return raw_request(bridge.url, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    return raw_send(bridge, "GET", target, headers or CSRF, cookie)
 
 
 def keys(client: redis.Redis, prefix: str, kind: str = "") -> list[bytes]:
@@ -145,7 +159,9 @@ def assert_store_consistent(client: redis.Redis, prefix: str) -> None:
     sessions = {key.decode()[len(prefix) + 2 :] for key in keys(client, prefix, "s:")}
     indexed: set[str] = set()
     for index in keys(client, prefix, "u:"):
-        indexed |= {member.decode() for member in client.zrange(index, 0, -1)}
+        for member in client.zrange(index, 0, -1):
+            assert isinstance(member, bytes)
+            indexed.add(member.decode())
     assert sessions <= indexed, sessions - indexed
     assert keys(client, prefix, "l:") == []
     for key in keys(client, prefix):

@@ -1,8 +1,8 @@
 """Looker's error bodies: ``Error {message, documentation_url}`` and ``ValidationError``.
 
 Shapes from the 4.0 spec (``#/components/schemas/Error`` and ``ValidationError``); the 401 text
-"Requires authentication." and the 404 "Not found" are what real instances answer (looker-sdk-ruby
-docs, quoted in shared/looker/NOTES.md).
+"Requires authentication." and the 404 "Not found" are what real instances answer (the 404 body as
+the looker-sdk-ruby docs show it).
 """
 
 from __future__ import annotations

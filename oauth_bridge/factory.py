@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         store=store,
         looker=looker,
         upstream=upstream,
-        tokens=TokenManager(settings, store, looker),
+        tokens=TokenManager(settings, store, looker, app_metrics),
         metrics=app_metrics,
         limiter=limiter,
     )

@@ -1,10 +1,9 @@
 """Prometheus metrics for one bridge app, in a private registry served at ``/metrics``.
 
-Other modules call the small ``record_*``/``observe_*`` functions; they find the current app's
-:class:`Metrics` in its :class:`~oauth_bridge.services.Services` (``create_app`` builds one per
-app) and do nothing outside an app context, so library code never has to know whether metrics
-are on. Each app owns a private ``CollectorRegistry``, so tests
-and the demo can run several bridges in one process without "duplicated timeseries" errors.
+``create_app`` builds one :class:`Metrics` per app and hands it to whoever records (the request
+logger, the proxy through ``Services``, the token manager), so this module depends on nothing of
+the bridge. Each app owns a private ``CollectorRegistry``, so tests and the demo can run several
+bridges in one process without "duplicated timeseries" errors.
 
 Several gunicorn workers: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory before start;
 prometheus_client then keeps values in shared files and ``/metrics`` aggregates every worker.
@@ -22,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from flask import current_app, has_app_context
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -32,8 +30,6 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-
-from oauth_bridge.services import EXTENSION_KEY
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +113,14 @@ class Metrics:
             self._latency_children[label] = child
         child.observe(max(seconds, 0.0))
 
+    def record_refresh(self) -> None:
+        """A refresh at Looker's token endpoint succeeded."""
+        self.refreshes.inc()
+
+    def record_refresh_failure(self) -> None:
+        """Looker refused a refresh token; the session ended."""
+        self.refresh_failures.inc()
+
     def update_active_sessions(self, counter: SessionCounter | None) -> None:
         """Recount at most every 15 s; a failed count leaves the last value in place."""
         if counter is None:
@@ -143,14 +147,6 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def current() -> Metrics | None:
-    """The current app's metrics, or None outside an app context or in an app without services."""
-    if not has_app_context():
-        return None
-    found = getattr(current_app.extensions.get(EXTENSION_KEY), "metrics", None)
-    return found if isinstance(found, Metrics) else None
-
-
 def status_class(status: int | str | None) -> str:
     """``2xx``…``5xx`` for HTTP codes; ``timeout``/``error`` when no answer came back."""
     if isinstance(status, int) and 100 <= status <= 599:
@@ -158,27 +154,3 @@ def status_class(status: int | str | None) -> str:
     if isinstance(status, str) and status in _OUTCOMES:
         return status
     return "error"
-
-
-def record_request(route: str, method: str, status: int) -> None:
-    """Count one answered request; ``route`` must be a URL rule template, never a raw path."""
-    if (metrics := current()) is not None:
-        metrics.count_request(route, method, status)
-
-
-def observe_proxy(seconds: float, status: int | str | None) -> None:
-    """Time one upstream Looker call; pass the HTTP status, or ``"timeout"``/``"error"``."""
-    if (metrics := current()) is not None:
-        metrics.observe_upstream(seconds, status)
-
-
-def record_refresh() -> None:
-    """A refresh at Looker's token endpoint succeeded."""
-    if (metrics := current()) is not None:
-        metrics.refreshes.inc()
-
-
-def record_refresh_failure() -> None:
-    """Looker refused a refresh token; the session ended."""
-    if (metrics := current()) is not None:
-        metrics.refresh_failures.inc()

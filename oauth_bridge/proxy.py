@@ -29,7 +29,6 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from oauth_bridge import metrics
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import (
     BadRequest,
@@ -38,9 +37,10 @@ from oauth_bridge.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from oauth_bridge.looker.upstream import API_PREFIX, LookerApi, Target
+from oauth_bridge.looker.upstream import API_PREFIX, Target
+from oauth_bridge.metrics import Metrics
 from oauth_bridge.security import require_csrf, validate_api_path
-from oauth_bridge.services import get_services
+from oauth_bridge.services import Services, get_services
 from oauth_bridge.tokens import ActiveSession, not_authenticated
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def read_body(settings: Settings) -> bytes | None:
 
 # ----------------------------------------------------------------------------- forwarding
 def _send(
-    upstream: LookerApi,
+    services: Services,
     target: Target,
     body: bytes | None,
     headers: dict[str, str],
@@ -206,7 +206,7 @@ def _send(
 ) -> urllib3.BaseHTTPResponse:
     started = time.monotonic()
     try:
-        response = upstream.urlopen(
+        response = services.upstream.urlopen(
             request.method,
             target,
             body=body,
@@ -217,23 +217,23 @@ def _send(
             retries=False,
         )
     except MaxRetryError as exc:  # not raised with retries=False, kept for safety
-        _fail(started, exc.reason or exc)
+        _fail(services.metrics, started, exc.reason or exc)
     except HTTPError as exc:
-        _fail(started, exc)
+        _fail(services.metrics, started, exc)
     except (OSError, ValueError) as exc:
-        _fail(started, exc)
-    metrics.observe_proxy(time.monotonic() - started, response.status)
+        _fail(services.metrics, started, exc)
+    services.metrics.observe_upstream(time.monotonic() - started, response.status)
     return response
 
 
-def _fail(started: float, exc: BaseException) -> None:
+def _fail(metrics: Metrics, started: float, exc: BaseException) -> None:
     elapsed = time.monotonic() - started
     timed_out = isinstance(exc, ReadTimeoutError | ConnectTimeoutError | TimeoutError)
     if timed_out and not isinstance(exc, NewConnectionError):  # a subclass of ConnectTimeout
-        metrics.observe_proxy(elapsed, "timeout")
+        metrics.observe_upstream(elapsed, "timeout")
         log.warning("Looker did not answer in time: %s", type(exc).__name__)
         raise UpstreamTimeout() from None
-    metrics.observe_proxy(elapsed, "error")
+    metrics.observe_upstream(elapsed, "error")
     kind = "unreachable" if isinstance(exc, NewConnectionError) else "unusable answer"
     log.warning("Looker %s: %s", kind, type(exc).__name__)
     raise UpstreamError() from None
@@ -293,7 +293,7 @@ def forward(target: Target) -> Response:
     body = read_body(settings)
     active: ActiveSession = services.tokens.current_session()
     token = services.tokens.access_token(active)
-    upstream = _send(services.upstream, target, body, headers, token)
+    upstream = _send(services, target, body, headers, token)
     if upstream.status != 401:
         return to_browser(upstream)
     _discard(upstream)
@@ -301,7 +301,7 @@ def forward(target: Target) -> Response:
         services.tokens.end_session(active)
         raise not_authenticated("Looker refused your session; sign in again.")
     token = services.tokens.refresh_rejected(active, token)
-    upstream = _send(services.upstream, target, body, headers, token)
+    upstream = _send(services, target, body, headers, token)
     if upstream.status == 401:
         _discard(upstream)
         services.tokens.end_session(active)

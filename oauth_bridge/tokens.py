@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from flask import request
 
-from oauth_bridge import metrics
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import NotAuthenticated, StoreUnavailable
 from oauth_bridge.looker.client import LookerClient, TokenRequestRejected
+from oauth_bridge.metrics import Metrics
 from oauth_bridge.models import SessionRecord, TokenSet
 from oauth_bridge.sessions import SessionStore
 
@@ -47,10 +47,13 @@ class TokenManager:
     waiting (another request may have refreshed already), end the session when Looker refuses.
     """
 
-    def __init__(self, settings: Settings, store: SessionStore, looker: LookerClient) -> None:
+    def __init__(
+        self, settings: Settings, store: SessionStore, looker: LookerClient, metrics: Metrics
+    ) -> None:
         self.settings = settings
         self.store = store
         self.looker = looker
+        self.metrics = metrics
 
     def current_session(self) -> ActiveSession:
         """The session named by the request's cookie; 401 when there is none or it ended."""
@@ -100,11 +103,11 @@ class TokenManager:
             try:
                 fresh = self.looker.refresh(tokens.refresh_token)
             except TokenRequestRejected as exc:
-                metrics.record_refresh_failure()
+                self.metrics.record_refresh_failure()
                 log.info("refresh refused by Looker (%s); ending session", exc.error)
                 self.store.delete(active.cookie_value)
                 raise not_authenticated("Looker ended your session; sign in again.") from None
-            metrics.record_refresh()
+            self.metrics.record_refresh()
             saved = self.store.save_tokens(active.cookie_value, fresh)
             if saved is None:
                 # Signed out while we refreshed: the new token must not outlive the session.

@@ -36,18 +36,15 @@ def test_active_sessions_are_recounted_at_most_every_15_seconds() -> None:
     assert m.active_sessions._value.get() == 21
 
 
-def test_recorders_are_silent_outside_an_app_and_use_the_current_app_inside() -> None:
-    metrics.record_refresh()  # no app context: nothing to record, nothing raised
-    metrics.observe_proxy(0.1, 200)
+def test_each_app_records_into_its_own_metrics_only() -> None:
     first, second = offline_app(), offline_app()
     m1, m2 = get_services(first).metrics, get_services(second).metrics
     assert m1 is not m2
-    with first.app_context():
-        metrics.record_refresh()
-        metrics.record_refresh_failure()
-        metrics.observe_proxy(0.02, 503)
-        metrics.observe_proxy(5.0, "timeout")
-        metrics.record_request("/api/4.0/<path:path>", "BREW", 200)
+    m1.record_refresh()
+    m1.record_refresh_failure()
+    m1.observe_upstream(0.02, 503)
+    m1.observe_upstream(5.0, "timeout")
+    m1.count_request("/api/4.0/<path:path>", "BREW", 200)
     text = m1.exposition().decode()
     assert "oauth_bridge_token_refreshes_total 1.0" in text
     assert "oauth_bridge_token_refresh_failures_total 1.0" in text

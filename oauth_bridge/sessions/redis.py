@@ -253,6 +253,11 @@ class RedisSessionStore(SealedStore):
 
     def close(self) -> None:
         self._client.close()
+        # A client built over a pool it was handed (redis_url.redis_client does that) leaves
+        # the pool's sockets open on close(); drop them too.
+        pool = getattr(self._client, "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()
 
     # --- for tests and tools only -----------------------------------------------------------
 

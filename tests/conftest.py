@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.support.emulator",
     "tests.support.bridge",
     "tests.support.browser",
+    "tests.support.gunicorn",
 ]
 
 

@@ -8,10 +8,6 @@ that spreads requests over instances.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,35 +17,18 @@ from pathlib import Path
 import pytest
 import redis
 import requests
-from cryptography.fernet import Fernet
 
 from oauth_bridge.config import load_settings
 from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.sessions import build_store
 from tests.support.bridge import SEED_USERS
 from tests.support.emulator import browser_sign_in
+from tests.support.gunicorn import Instance, bridge_env, start_gunicorn
 from tests.support.hostile_requests import BAD_QUERIES, TRAVERSAL_AND_SSRF
 from tests.support.redis_fixtures import free_port
 from tests.support.security_tools import CSRF, assert_store_consistent, keys, raw_request
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIENT_GUID = "oauth-bridge-multi"
-
-
-@dataclass
-class Instance:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 @dataclass
@@ -65,21 +44,6 @@ class Pair:
         return "looker_session"
 
 
-def _wait_ready(instance: Instance) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if instance.process.poll() is not None:
-            raise AssertionError(f"gunicorn exited:\n{instance.log.read_text()[-3000:]}")
-        try:
-            with requests.get(f"{instance.url}/readyz", timeout=5) as ready:
-                if ready.status_code == 200:
-                    return
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # the arbiter listens before its workers have booted
-        time.sleep(0.1)
-    raise AssertionError(f"gunicorn never became ready:\n{instance.log.read_text()[-3000:]}")
-
-
 @pytest.fixture
 def pair(
     emulator_factory: Callable[..., EmulatorServer],
@@ -91,52 +55,13 @@ def pair(
     port_a, port_b = free_port(), free_port()
     redirect_uri = f"http://localhost:{port_a}/auth/callback"
     emulator.state.register_client_app(CLIENT_GUID, redirect_uri)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("OAUTH_BRIDGE_", "LOOKERSDK_", "GUNICORN_"))
-    }
-    env.update(
-        {
-            "OAUTH_BRIDGE_LOOKER_URL": emulator.ui_url,
-            "OAUTH_BRIDGE_LOOKER_API_URL": emulator.api_url,
-            "OAUTH_BRIDGE_CLIENT_ID": CLIENT_GUID,
-            "OAUTH_BRIDGE_REDIRECT_URI": redirect_uri,
-            "OAUTH_BRIDGE_SECRET_KEY": "multi-instance-secret-0123456789",
-            "OAUTH_BRIDGE_TOKEN_KEYS": Fernet.generate_key().decode(),
-            "OAUTH_BRIDGE_REDIS_URL": redis_url,
-            "OAUTH_BRIDGE_REDIS_KEY_PREFIX": redis_prefix,
-            "OAUTH_BRIDGE_CORS_ORIGINS": f"http://localhost:{free_port()}",
-            "OAUTH_BRIDGE_COOKIE_SECURE": "false",
-            "OAUTH_BRIDGE_REFRESH_MARGIN": "0",
-            "OAUTH_BRIDGE_LOG_LEVEL": "WARNING",
-            "WEB_CONCURRENCY": "2",
-        }
+    env = bridge_env(
+        emulator, CLIENT_GUID, redirect_uri, redis_url, redis_prefix, REFRESH_MARGIN="0"
     )
     started: list[Instance] = []
     try:
         for port in (port_a, port_b):
-            log = tmp_path / f"gunicorn-{port}.log"
-            with log.open("wb") as sink:
-                process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "gunicorn",
-                        "app:app",
-                        "-c",
-                        "gunicorn.conf.py",
-                        "--bind",
-                        f"127.0.0.1:{port}",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                )
-            started.append(Instance(f"http://localhost:{port}", process, log))
-        for instance in started:
-            _wait_ready(instance)
+            started.append(start_gunicorn(env, port, tmp_path / f"gunicorn-{port}.log"))
         yield Pair(started[0], started[1], env, emulator, redis_prefix)
     finally:
         for instance in started:

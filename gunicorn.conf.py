@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from typing import Any
 
 
 def _int(name: str, default: int) -> int:
@@ -51,3 +52,22 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # Requests and headers come from browsers: keep gunicorn's limits.
 limit_request_line = 8190
 limit_request_fields = 100
+
+# Front-end headers (X-Forwarded-Proto and friends, a SCRIPT_NAME header) are believed only from
+# these peers; gunicorn's own default trusts 127.0.0.1 and ::1, i.e. any client of a proxy on the
+# same host. Default: trust none (the bridge's PROXY_FIX_HOPS handles X-Forwarded-*). List a
+# front end's addresses or networks to trust it: GUNICORN_FORWARDED_ALLOW_IPS=10.0.0.0/8.
+forwarded_allow_ips = (
+    os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS") or os.environ.get("FORWARDED_ALLOW_IPS") or ""
+)
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    """Join repeated ``Cookie`` lines with ``; `` (RFC 9113 8.2.3), before gunicorn joins every
+    repeated header with ``,``, which cookie parsers read as part of the previous cookie's value
+    (an HTTP/2 front end may pass a browser's cookie crumbs on as separate lines)."""
+    worker.log.debug("%s %s", req.method, req.path)
+    cookies = [value for name, value in req.headers if name == "COOKIE"]
+    if len(cookies) > 1:
+        others = [(name, value) for name, value in req.headers if name != "COOKIE"]
+        req.headers = [*others, ("COOKIE", "; ".join(cookies))]

@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from flask import Blueprint, Response, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
+from oauth_bridge.cookies import request_cookie
 from oauth_bridge.errors import (
     BridgeError,
     InvalidLoginState,
@@ -53,7 +54,7 @@ def login() -> BaseResponse:
     services = get_services()
     settings = services.settings
     return_to = validate_return_to(request.args.get("return_to"), allowed_origins=_return_origins())
-    binding = request.cookies.get(settings.login_cookie_name) or ""
+    binding = request_cookie(settings.login_cookie_name) or ""
     if not ID_RE.fullmatch(binding):
         binding = secrets.token_urlsafe(32)
     authorization = services.looker.authorization_request()
@@ -88,7 +89,7 @@ def callback() -> BaseResponse:
     services = get_services()
     settings = services.settings
     state = request.args.get("state", "")
-    binding = request.cookies.get(settings.login_cookie_name, "")
+    binding = request_cookie(settings.login_cookie_name) or ""
     if not state or not binding or len(state) > 256 or len(binding) > 256:
         return _callback_error(InvalidLoginState())
     try:
@@ -121,7 +122,7 @@ def callback() -> BaseResponse:
         services.looker.revoke(tokens.access_token)  # no session will hold it
         return _callback_error(exc)
 
-    previous = request.cookies.get(settings.cookie_name)
+    previous = request_cookie(settings.cookie_name)
     try:
         if previous:
             _end_previous_session(previous)
@@ -175,7 +176,7 @@ def logout() -> BaseResponse:
     services = get_services()
     settings = services.settings
     everywhere = request.args.get("everywhere", "").lower() in ("1", "true", "yes")
-    cookie_value = request.cookies.get(settings.cookie_name)
+    cookie_value = request_cookie(settings.cookie_name)
     ended = services.store.delete(cookie_value) if cookie_value else None
     revoked = True
     if ended is not None:

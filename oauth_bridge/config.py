@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -17,6 +19,8 @@ from urllib.parse import urlsplit
 from oauth_bridge.errors import ConfigError
 
 ENV_PREFIX = "OAUTH_BRIDGE_"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -65,6 +69,10 @@ class Settings:
     """Enables ``GET /auth/token`` (hands the SPA a short-lived access token)."""
     proxy_fix_hops: int = 0
     """How many trusted proxies set ``X-Forwarded-*`` in front of the bridge (0: trust none)."""
+    trusted_hosts: tuple[str, ...] = ()
+    """Host names browsers may use for the bridge (``.example.com``: any subdomain); empty: any."""
+    metrics_networks: tuple[Network, ...] = ()
+    """Client networks that may read ``/metrics``; empty: nobody (it answers 404)."""
     rate_limit_login: str = "30 per minute"
     rate_limit_enabled: bool = True
     log_level: str = "INFO"
@@ -117,6 +125,54 @@ def _origin(name: str, value: str) -> str:
             f"got {value!r}"
         )
     return origin_of(url)
+
+
+def parse_networks(value: str, name: str = "METRICS_NETWORKS") -> tuple[Network, ...]:
+    """Comma-separated addresses or CIDR networks (``10.0.0.0/8,::1``); an address is one host."""
+    networks: list[Network] = []
+    for raw in value.split(","):
+        if not raw.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(raw.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{ENV_PREFIX}{name} entries must be IP addresses or networks like 10.0.0.0/8, "
+                f"got {raw.strip()!r}"
+            ) from None
+    return tuple(networks)
+
+
+_HOST_NAME = re.compile(r"\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+
+
+def _host_names(name: str, value: str) -> tuple[str, ...]:
+    """Host names as Werkzeug's ``host_is_trusted`` compares them (no port, no scheme)."""
+    hosts: list[str] = []
+    for raw in value.split(","):
+        host = raw.strip().lower()
+        if not host:
+            continue
+        if not _HOST_NAME.fullmatch(host):  # IPv6 literals too: host_is_trusted cannot match them
+            raise ConfigError(
+                f"{ENV_PREFIX}{name} entries must be host names like bridge.example.com or "
+                f".example.com, or IPv4 addresses (no scheme, port or path), got {raw.strip()!r}"
+            )
+        hosts.append(host)
+    return tuple(hosts)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost``, ``*.localhost`` or a loopback address: what browsers treat as secure."""
+    if not host:
+        return False
+    host = host.lower().strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _bool(name: str, value: str) -> bool:
@@ -233,6 +289,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "UPSTREAM_POOL_SIZE": ("upstream_pool_size", _positive_int),
         "TOKEN_MEDIATION": ("token_mediation", _bool),
         "PROXY_FIX_HOPS": ("proxy_fix_hops", _non_negative_int),
+        "TRUSTED_HOSTS": ("trusted_hosts", _host_names),
+        "METRICS_NETWORKS": ("metrics_networks", lambda n, v: parse_networks(v, n)),
         "RATE_LIMIT_LOGIN": ("rate_limit_login", lambda n, v: v),
         "RATE_LIMIT_ENABLED": ("rate_limit_enabled", _bool),
         "LOG_LEVEL": ("log_level", lambda n, v: v.upper()),
@@ -258,6 +316,18 @@ def validate(settings: Settings) -> None:
     """Cross-setting rules that no single variable can check on its own."""
     if len(settings.secret_key) < 16:
         raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 16 characters")
+    redirect = urlsplit(settings.redirect_uri)
+    if (
+        settings.cookie_secure
+        and redirect.scheme == "http"
+        and not is_loopback_host(redirect.hostname)
+    ):
+        raise ConfigError(
+            f"{ENV_PREFIX}COOKIE_SECURE=true needs an https {ENV_PREFIX}REDIRECT_URI "
+            f"(got {settings.redirect_uri!r}): browsers keep Secure cookies off plain http, so "
+            "every sign-in would fail at the callback; use https, or COOKIE_SECURE=false for "
+            "plain-http development"
+        )
     if settings.cookie_samesite == "None" and not settings.cookie_secure:
         raise ConfigError(f"{ENV_PREFIX}COOKIE_SAMESITE=None requires COOKIE_SECURE=true")
     if settings.session_store not in ("redis", "memory"):

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import weakref
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Request
 from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from oauth_bridge import auth, health, observability, proxy, rate_limits, security
-from oauth_bridge.config import Settings, load_settings
+from oauth_bridge import auth, front_end, health, observability, proxy, rate_limits, security
+from oauth_bridge.config import Settings, is_loopback_host, load_settings
 from oauth_bridge.errors import register_error_handlers
 from oauth_bridge.looker.client import LookerClient
 from oauth_bridge.looker.upstream import LookerApi
@@ -51,6 +52,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     """
     settings = settings or load_settings()
     app = Flask(__name__, static_folder=None)
+    # Werkzeug answers //a or /a/ (for a rule /a/) with a redirect built from the request's Host;
+    # rules take these values when they are added, so set them before any blueprint.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.session_interface = NoFlaskSession()
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -65,6 +70,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app_metrics = Metrics()
     observability.init_observability(app, settings, app_metrics)
+    _warn_about_risky_settings(settings)
+    front_end.init_front_end(app, settings)
     store = build_store(settings)
     looker = LookerClient(settings)
     upstream = LookerApi.from_settings(settings)
@@ -92,6 +99,18 @@ def create_app(settings: Settings | None = None) -> Flask:
         limiter=limiter,
     )
     return app
+
+
+def _warn_about_risky_settings(settings: Settings) -> None:
+    """Settings that work, but not everywhere: said once, at start."""
+    redirect = urlsplit(settings.redirect_uri)
+    if settings.cookie_secure and redirect.scheme == "http" and is_loopback_host(redirect.hostname):
+        log.warning(
+            "OAUTH_BRIDGE_COOKIE_SECURE=true with the plain-http OAUTH_BRIDGE_REDIRECT_URI %s: "
+            "Chromium and Firefox keep Secure cookies on http://localhost, other browsers may "
+            "not (sign-in then fails at the callback); use COOKIE_SECURE=false for such a browser",
+            settings.redirect_uri,
+        )
 
 
 def close_app(app: Flask) -> None:

@@ -4,17 +4,20 @@
 sign-ins now (Redis answers a PING, settings pass validation), so a router sends no traffic while
 Redis is away; ``/metrics`` is the Prometheus text format. None of them needs a session. Keep
 ``/metrics`` off the public internet at the router: it tells an outsider how busy the bridge is.
+The bridge also serves it only to clients in ``METRICS_NETWORKS`` (nobody by default) and answers
+404 to everyone else, as if it did not exist.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from oauth_bridge.config import validate
-from oauth_bridge.errors import ConfigError, StoreUnavailable, error_response
+from oauth_bridge.config import Network, validate
+from oauth_bridge.errors import ConfigError, NotFound, StoreUnavailable, error_response
 from oauth_bridge.services import get_services
 
 log = logging.getLogger(__name__)
@@ -62,9 +65,22 @@ def readyz() -> Response:
     )
 
 
+def may_scrape(address: str | None, networks: tuple[Network, ...]) -> bool:
+    """Whether a client at ``address`` (ProxyFix's client, not a router's) is a listed scraper."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)
+
+
 @bp.get("/metrics")
 def metrics_text() -> Response:
     """Prometheus text for this app (active sessions recounted at most every 15 s)."""
+    if not may_scrape(request.remote_addr, get_services().settings.metrics_networks):
+        raise NotFound()
     found = get_services().metrics
     found.update_active_sessions(get_services().store.count_sessions)
     response = Response(found.exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -28,6 +28,8 @@ from urllib3.exceptions import (
     NewConnectionError,
     ReadTimeoutError,
 )
+from werkzeug.datastructures import HeaderSet, ResponseCacheControl
+from werkzeug.http import parse_cache_control_header, parse_set_header
 
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import (
@@ -89,6 +91,7 @@ RETURNED_RESPONSE_HEADERS = frozenset(
     )
 )
 """Upstream Set-Cookie, hop-by-hop, CORS and server headers never reach the browser."""
+VARY_PER_USER = ("Cookie", "Origin")
 
 CHUNK_SIZE = 64 * 1024
 
@@ -265,6 +268,34 @@ def _discard(upstream: urllib3.BaseHTTPResponse) -> None:
     upstream.release_conn()
 
 
+def per_user_cache_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` with the answer made private to this user's browser.
+
+    Every proxied answer is one user's data, whatever Looker says: ``public`` and ``s-maxage``
+    (which invite shared caches) are dropped and ``private`` is added; ``Vary`` gains ``Cookie``
+    and ``Origin`` (the session and the CORS headers depend on them), merged with Looker's own
+    fields, each once. ``max-age``, ``ETag`` and ``Last-Modified`` stay, so the browser's own
+    cache still revalidates with ``If-None-Match`` (forwarded) and gets Looker's 304.
+    """
+    kept = [(n, v) for n, v in headers if n.lower() not in ("cache-control", "vary")]
+    cache = parse_cache_control_header(
+        ", ".join(v for n, v in headers if n.lower() == "cache-control"), cls=ResponseCacheControl
+    )
+    cache.public = False
+    cache.s_maxage = None
+    cache.private = True
+    vary = HeaderSet()
+    for name, value in headers:
+        if name.lower() == "vary":
+            vary.update(parse_set_header(value))
+    vary.update(VARY_PER_USER)
+    return [
+        *kept,
+        ("Cache-Control", cache.to_header()),
+        ("Vary", "*" if "*" in vary else vary.to_header()),
+    ]
+
+
 def to_browser(upstream: urllib3.BaseHTTPResponse) -> Response:
     """The upstream answer for the browser: allowlisted headers, body streamed as it comes."""
     lengths = upstream.headers.getlist("Content-Length")
@@ -272,11 +303,13 @@ def to_browser(upstream: urllib3.BaseHTTPResponse) -> Response:
         upstream.close()  # http.client would read such a body "until close"; refuse it instead
         log.warning("Looker sent an unusable Content-Length")
         raise UpstreamError()
-    headers = [
-        (name, value)
-        for name, value in upstream.headers.items()
-        if name.lower() in RETURNED_RESPONSE_HEADERS
-    ]
+    headers = per_user_cache_headers(
+        [
+            (name, value)
+            for name, value in upstream.headers.items()
+            if name.lower() in RETURNED_RESPONSE_HEADERS
+        ]
+    )
     if request.method == "HEAD":
         _discard(upstream)
         return Response(b"", status=upstream.status, headers=headers)

@@ -9,11 +9,14 @@ calls are the user's own business with Looker. The counters live in the same Red
 counters until it is back.
 
 The client address is ``request.remote_addr``: behind a router set ``PROXY_FIX_HOPS`` so Werkzeug's
-``ProxyFix`` puts the real client there; never read ``X-Forwarded-For`` here yourself.
+``ProxyFix`` puts the real client there; never read ``X-Forwarded-For`` here yourself. An IPv6
+client counts by its /64: one host is usually given a whole /64, so counting single addresses
+would give it 2**64 budgets.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from typing import Any
@@ -34,9 +37,30 @@ log = logging.getLogger(__name__)
 LIMITED_ENDPOINTS = ("auth.login", "auth.callback")
 
 
+IPV6_PREFIX = 64
+
+
+def rate_limit_key(address: str | None) -> str:
+    """``address`` as one budget: an IPv4 address, or an IPv6 address's /64 network.
+
+    IPv4-mapped IPv6 addresses (``::ffff:192.0.2.1``, from dual-stack sockets) count as the IPv4
+    address they carry, so one client has one budget whichever socket family it arrived on.
+    """
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        host_bits = 128 - IPV6_PREFIX  # from the integer: a scope id (fe80::1%eth0) is dropped
+        return str(ipaddress.IPv6Network((int(ip) >> host_bits << host_bits, IPV6_PREFIX)))
+    return str(ip)
+
+
 def client_address() -> str:
-    """The rate-limit key: the peer address (made trustworthy by ProxyFix when configured)."""
-    return request.remote_addr or "unknown"
+    """The rate-limit key of this request's peer (made trustworthy by ProxyFix when configured)."""
+    return rate_limit_key(request.remote_addr)
 
 
 def _too_many(error: RateLimitExceeded) -> BaseResponse:

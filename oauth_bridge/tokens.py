@@ -12,9 +12,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from flask import request
-
 from oauth_bridge.config import Settings
+from oauth_bridge.cookies import request_cookie
 from oauth_bridge.errors import NotAuthenticated, StoreUnavailable
 from oauth_bridge.looker.client import LookerClient, TokenRequestRejected
 from oauth_bridge.metrics import Metrics
@@ -57,7 +56,7 @@ class TokenManager:
 
     def current_session(self) -> ActiveSession:
         """The session named by the request's cookie; 401 when there is none or it ended."""
-        cookie_value = request.cookies.get(self.settings.cookie_name)
+        cookie_value = request_cookie(self.settings.cookie_name)
         if not cookie_value:
             raise not_authenticated()
         record = self.store.load(cookie_value)

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from oauth_bridge.config import load_settings  # noqa: E402
+from oauth_bridge.config import load_settings, parse_networks  # noqa: E402
 from oauth_bridge.emulator import EmulatorConfig, EmulatorServer  # noqa: E402
 from oauth_bridge.emulator.browser_login import browser_sign_in  # noqa: E402
 from oauth_bridge.emulator.seed import SEED_USERS  # noqa: E402
@@ -135,6 +135,7 @@ def _bridge(
         cookie_secure=False,
         refresh_margin=refresh_margin,
         rate_limit_enabled=False,  # every simulated user signs in from 127.0.0.1
+        metrics_networks=parse_networks("127.0.0.1"),  # the soak reads /metrics
         log_level="WARNING",
     )
     app = create_app(settings)

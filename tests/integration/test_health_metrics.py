@@ -12,11 +12,14 @@ import redis
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from oauth_bridge.config import parse_networks
 from oauth_bridge.services import get_services
 from oauth_bridge.sessions import redis as redis_store
 from tests.support.bridge import BridgeServer, sign_in_as
 
 API_HEADERS = {"X-Looker-AppId": "oauth-bridge-tests"}
+SCRAPERS = parse_networks("127.0.0.1")
+"""/metrics answers only clients in METRICS_NETWORKS (nobody by default); these tests scrape."""
 
 
 def scrape(bridge: BridgeServer) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -69,7 +72,7 @@ def test_readyz_follows_redis_down_and_back(
 def test_metrics_count_requests_by_route_template_and_sessions(
     bridge_factory: Callable[..., BridgeServer],
 ) -> None:
-    bridge = bridge_factory()
+    bridge = bridge_factory(metrics_networks=SCRAPERS)
     before = scrape(bridge)
     assert before[("oauth_bridge_active_sessions", ())] == 0
     sign_in_as(bridge, "analyst")
@@ -96,7 +99,7 @@ def test_refreshes_and_proxy_latency_are_counted(
     emulator_factory: Callable[..., Any], bridge_factory: Callable[..., BridgeServer]
 ) -> None:
     emulator = emulator_factory(token_ttl=2)
-    bridge = bridge_factory(emulator=emulator, refresh_margin=1)
+    bridge = bridge_factory(emulator=emulator, refresh_margin=1, metrics_networks=SCRAPERS)
     http = sign_in_as(bridge, "analyst")
     time.sleep(1.3)  # inside the refresh margin
     assert http.get(f"{bridge.url}/api/4.0/user", headers=API_HEADERS, timeout=10).ok
@@ -111,7 +114,7 @@ def test_refused_refresh_is_counted_as_a_failure(
     emulator_factory: Callable[..., Any], bridge_factory: Callable[..., BridgeServer]
 ) -> None:
     emulator = emulator_factory(token_ttl=2, refresh_enabled=False)
-    bridge = bridge_factory(emulator=emulator, refresh_margin=1)
+    bridge = bridge_factory(emulator=emulator, refresh_margin=1, metrics_networks=SCRAPERS)
     http = sign_in_as(bridge, "viewer")
     time.sleep(1.3)
     assert (

@@ -24,7 +24,7 @@ import requests
 from cryptography.fernet import Fernet
 from redis.cluster import RedisCluster
 
-from oauth_bridge.config import Settings, load_settings
+from oauth_bridge.config import Settings, load_settings, parse_networks
 from oauth_bridge.crypto import TokenCipher
 from oauth_bridge.demo import redis_if_reachable
 from oauth_bridge.errors import StoreUnavailable, TooManyRequests
@@ -597,7 +597,11 @@ def test_demo_finds_a_cluster_and_cleans_its_hash_tagged_keys(cluster: ClusterSe
 def test_bridge_signs_in_through_a_cluster_with_limits_and_metrics(
     cluster: ClusterSetup, bridge_factory: Callable[..., BridgeServer]
 ) -> None:
-    bridge = bridge_factory(redis_url=cluster.url, rate_limit_login="50 per minute")
+    bridge = bridge_factory(
+        redis_url=cluster.url,
+        rate_limit_login="50 per minute",
+        metrics_networks=parse_networks("127.0.0.1"),  # /metrics is closed by default
+    )
     observer = cluster.client()
     tagged = "{" + bridge.redis_prefix + "}"
     try:

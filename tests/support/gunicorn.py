@@ -146,14 +146,16 @@ def gunicorn_factory(
     redis_prefix: str,
     tmp_path: Path,
 ) -> Iterator[GunicornFactory]:
-    """``start(emulator=None, gunicorn_args=(), **settings)``: a gunicorn bridge on a fresh
-    emulator (token_ttl 3600) with its client app registered, configured by ``settings``
-    (``OAUTH_BRIDGE_`` names without the prefix, values as strings)."""
+    """``start(emulator=None, gunicorn_args=(), env=None, **settings)``: a gunicorn bridge on a
+    fresh emulator (token_ttl 3600) with its client app registered, configured by ``settings``
+    (``OAUTH_BRIDGE_`` names without the prefix, values as strings) and ``env`` (other variables,
+    such as ``GUNICORN_*``, taken as they are)."""
     started: list[Instance] = []
 
     def start(
         emulator: EmulatorServer | None = None,
         gunicorn_args: tuple[str, ...] = (),
+        env: Mapping[str, str] | None = None,
         **settings: str,
     ) -> Instance:
         emulator = emulator or emulator_factory(token_ttl=3600)
@@ -161,8 +163,13 @@ def gunicorn_factory(
         client_guid = f"oauth-bridge-gunicorn-{port}"
         redirect_uri = f"http://localhost:{port}/auth/callback"
         emulator.state.register_client_app(client_guid, redirect_uri)
-        env = bridge_env(emulator, client_guid, redirect_uri, redis_url, redis_prefix, **settings)
-        instance = start_gunicorn(env, port, tmp_path / f"gunicorn-{port}.log", *gunicorn_args)
+        variables = bridge_env(
+            emulator, client_guid, redirect_uri, redis_url, redis_prefix, **settings
+        )
+        variables.update(env or {})
+        instance = start_gunicorn(
+            variables, port, tmp_path / f"gunicorn-{port}.log", *gunicorn_args
+        )
         started.append(instance)
         return instance
 

@@ -64,11 +64,13 @@ def _dechunk(body: bytes) -> bytes:
     return bytes(out)
 
 
-def raw_request(base_url: str, data: bytes, timeout: float = 10) -> RawResponse:
-    """Send ``data`` as-is to the server at ``base_url``; the connection is closed after it."""
+def raw_request(
+    base_url: str, data: bytes, timeout: float = 10, address: str = "127.0.0.1"
+) -> RawResponse:
+    """Send ``data`` as-is to ``address`` at ``base_url``'s port; the connection is closed after."""
     parts = urlsplit(base_url)
     assert parts.port is not None
-    with socket.create_connection(("127.0.0.1", parts.port), timeout=timeout) as sock:
+    with socket.create_connection((address, parts.port), timeout=timeout) as sock:
         sock.sendall(data)
         raw = _read_all(sock)
     head, _, body = raw.partition(b"\r\n\r\n")

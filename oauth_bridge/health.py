@@ -1,8 +1,9 @@
 """Liveness, readiness and Prometheus metrics: the routes a platform and on-call poll.
 
 ``/healthz`` says the process answers (restart it if not); ``/readyz`` says this instance can serve
-sign-ins now (Redis answers a PING, settings pass validation), so a router sends no traffic while
-Redis is away; ``/metrics`` is the Prometheus text format. None of them needs a session. Keep
+sign-ins now (Redis answers a PING and takes a write, settings pass validation), so a router
+sends no traffic while Redis is away, full (``noeviction`` refusing writes) or a read-only
+replica; ``/metrics`` is the Prometheus text format. None of them needs a session. Keep
 ``/metrics`` off the public internet at the router: it tells an outsider how busy the bridge is.
 """
 
@@ -37,7 +38,9 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """200 when Redis answers and the settings are valid, else 503 with ``Retry-After``."""
+    """200 when Redis answers and takes writes and the settings are valid, else 503 with
+    ``Retry-After``; ``checks.session_store_writes`` is ``refused`` when Redis answers PING but
+    refuses writes (out of memory, a replica)."""
     services = get_services()
     checks: dict[str, str] = {}
     try:
@@ -51,6 +54,13 @@ def readyz() -> Response:
         checks["session_store"] = "ok"
     except StoreUnavailable:
         checks["session_store"] = "unavailable"
+        checks["session_store_writes"] = "unavailable"
+    else:
+        try:
+            services.store.probe_write()
+            checks["session_store_writes"] = "ok"
+        except StoreUnavailable:
+            checks["session_store_writes"] = "refused"
     if all(value == "ok" for value in checks.values()):
         return _no_store(jsonify({"status": "ready", "checks": checks}))
     return error_response(

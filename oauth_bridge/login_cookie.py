@@ -26,8 +26,9 @@ from collections.abc import Callable, Sequence
 from oauth_bridge.crypto import CookieSealer, InvalidCiphertext, derive_key
 from oauth_bridge.models import PendingLogin
 
-MAX_RETURN_TO = 512
-"""Longest return_to a sign-in may carry: five of them must fit in one ~4 KB cookie."""
+MAX_RETURN_TO = 1024
+"""Longest return_to a sign-in may carry: at least two such sign-ins fit in one cookie, five
+when their return_to is under about 400 characters."""
 
 COOKIE_VALUE_BUDGET = 3800
 """Most bytes of cookie value written; with the cookie's name it stays under 4,096."""

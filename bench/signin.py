@@ -3,8 +3,9 @@
 Each simulated browser (a ``requests.Session``) signs in to the emulator once, by its HTML forms
 (``/login``, then the app approval), like a person would. After that it is "already signed in to
 Looker", so each further sign-in is what the bridge does per login: ``/auth/login`` (new pending
-login in Redis) -> emulator ``/auth`` (302 with a code) -> ``/auth/callback`` (state check, code
-exchange at the emulator's ``/api/token``, new session in Redis) -> ``/auth/session``.
+login, sealed in the login cookie) -> emulator ``/auth`` (302 with a code) -> ``/auth/callback``
+(state check, code exchange at the emulator's ``/api/token``, used-state mark and new session in
+Redis) -> ``/auth/session``.
 """
 
 from __future__ import annotations

@@ -1,35 +1,41 @@
 """Sign-in with Looker: login, callback, session info, logout (and optional token mediation).
 
-The pending login (state, PKCE verifier, return_to) lives server-side in the session store for at
-most ten minutes, is used once, and is bound to the browser that started it by a short-lived
-cookie; the callback makes a brand-new session id, so a session id planted before sign-in is
-worthless. Pages a person lands on answer HTML; everything an SPA calls answers JSON.
+The pending login (state, PKCE verifier, return_to) lives sealed in the browser's short-lived login
+cookie (:mod:`oauth_bridge.login_cookie`) for at most ten minutes, so an anonymous ``/auth/login``
+writes nothing to Redis; only that browser carries it, and it is used once (taken out of the
+cookie, and marked used in the store once Looker accepted the code). The callback makes a
+brand-new session id, so a session id planted before sign-in is worthless. Pages a person lands
+on answer HTML; everything an SPA calls answers JSON.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
-import secrets
 import time
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
+from oauth_bridge.config import Settings
 from oauth_bridge.cookies import request_cookie
 from oauth_bridge.errors import (
     BridgeError,
     InvalidLoginState,
+    InvalidReturnTo,
     NotFound,
     StoreUnavailable,
     UpstreamError,
     error_response,
 )
+from oauth_bridge.login_cookie import MAX_RETURN_TO, PendingLogins
 from oauth_bridge.looker.client import TokenRequestRejected
-from oauth_bridge.models import ID_RE, PendingLogin
+from oauth_bridge.models import PendingLogin
 from oauth_bridge.security import require_csrf, validate_return_to
 from oauth_bridge.services import get_services
 from oauth_bridge.tokens import LOGIN_URL
@@ -50,36 +56,28 @@ def _never_cache(response: BaseResponse) -> BaseResponse:
 
 @bp.get("/login")
 def login() -> BaseResponse:
-    """Start a sign-in: remember state + verifier server-side, send the browser to Looker."""
+    """Start a sign-in: seal state + verifier into the login cookie, send the browser to Looker."""
     services = get_services()
     settings = services.settings
     return_to = validate_return_to(request.args.get("return_to"), allowed_origins=_return_origins())
-    binding = request_cookie(settings.login_cookie_name) or ""
-    if not ID_RE.fullmatch(binding):
-        binding = secrets.token_urlsafe(32)
+    if len(return_to) > MAX_RETURN_TO:
+        raise InvalidReturnTo(f"return_to may be at most {MAX_RETURN_TO} characters long.")
+    # Nothing is written for a sign-in under way, but one cannot finish while the store is
+    # away: say so now (503) rather than after the person has typed a password at Looker.
+    services.store.ping()
+    logins = _pending_logins(settings)
     authorization = services.looker.authorization_request()
-    services.store.put_pending(
-        binding,
+    kept = logins.added(
+        logins.read(request_cookie(settings.login_cookie_name)),
         PendingLogin(
             state=authorization.state,
             code_verifier=authorization.code_verifier,
             return_to=return_to,
             created_at=time.time(),
         ),
-        ttl=settings.pending_login_ttl,
-        max_per_browser=settings.max_pending_logins,
     )
     response = redirect(authorization.url, code=302)
-    response.set_cookie(
-        settings.login_cookie_name,
-        binding,
-        max_age=settings.pending_login_ttl,
-        path="/",
-        secure=settings.cookie_secure,
-        httponly=True,
-        # Lax: the callback is a top-level GET navigation coming back from Looker.
-        samesite="Lax",
-    )
+    _set_login_cookie(response, kept)
     return response
 
 
@@ -89,15 +87,27 @@ def callback() -> BaseResponse:
     services = get_services()
     settings = services.settings
     state = request.args.get("state", "")
-    binding = request_cookie(settings.login_cookie_name) or ""
-    if not state or not binding or len(state) > 256 or len(binding) > 256:
+    if not state or len(state) > 256:
         return _callback_error(InvalidLoginState())
-    try:
-        pending = services.store.take_pending(binding, state)
-    except StoreUnavailable as exc:
-        return _callback_error(exc)
+    logins = _pending_logins(settings)
+    pending, others = logins.take(logins.read(request_cookie(settings.login_cookie_name)), state)
     if pending is None:
         return _callback_error(InvalidLoginState())
+    # From here on this browser's cookie no longer carries the login, whatever the outcome.
+    response = _finish_login(pending, state)
+    _set_login_cookie(response, others)
+    return response
+
+
+def _finish_login(pending: PendingLogin, state: str) -> BaseResponse:
+    """The callback's answer for a login this browser did start with ``state``."""
+    services = get_services()
+    settings = services.settings
+    try:
+        if services.store.login_used(state):  # a copy of the cookie, replayed
+            return _callback_error(InvalidLoginState())
+    except StoreUnavailable as exc:
+        return _callback_error(exc)
 
     if "error" in request.args:
         error = request.args.get("error", "")
@@ -116,6 +126,17 @@ def callback() -> BaseResponse:
         )
     except UpstreamError as exc:
         return _callback_error(exc)
+    # Written only now that Looker accepted the code: anonymous callbacks write nothing.
+    try:
+        first_use = services.store.mark_login_used(
+            state, _pending_logins(settings).remaining_ms(pending)
+        )
+    except StoreUnavailable as exc:
+        services.looker.revoke(tokens.access_token)
+        return _callback_error(exc)
+    if not first_use:
+        services.looker.revoke(tokens.access_token)  # a parallel replay won the race
+        return _callback_error(InvalidLoginState())
     try:
         user = services.looker.current_user(tokens.access_token)
     except UpstreamError as exc:
@@ -213,6 +234,40 @@ def token() -> BaseResponse:
     expires_in = max(0, int(tokens.expires_at - time.time()))
     return jsonify(
         {"access_token": tokens.access_token, "token_type": "Bearer", "expires_in": expires_in}
+    )
+
+
+@functools.cache
+def _pending_logins_for(secret_key: str, ttl: int, max_logins: int) -> PendingLogins:
+    return PendingLogins(secret_key, ttl=ttl, max_logins=max_logins)
+
+
+def _pending_logins(settings: Settings) -> PendingLogins:
+    """The login cookie's codec for these settings (its key is derived once per process)."""
+    return _pending_logins_for(
+        settings.secret_key, settings.pending_login_ttl, settings.max_pending_logins
+    )
+
+
+def _set_login_cookie(response: BaseResponse, kept: list[PendingLogin]) -> None:
+    """Write the sign-ins still under way into the login cookie, or remove it when none is."""
+    settings = get_services().settings
+    # Lax: the callback is a top-level GET navigation coming back from Looker.
+    common: dict[str, Any] = {
+        "path": "/",
+        "secure": settings.cookie_secure,
+        "httponly": True,
+        "samesite": "Lax",
+    }
+    if not kept:
+        response.delete_cookie(settings.login_cookie_name, **common)
+        return
+    logins = _pending_logins(settings)
+    response.set_cookie(
+        settings.login_cookie_name,
+        logins.encode(kept),
+        max_age=logins.max_age(kept),
+        **common,
     )
 
 

@@ -37,6 +37,7 @@ class Settings:
     redirect_uri: str
     """The bridge's ``/auth/callback`` URL exactly as registered in Looker."""
     secret_key: str
+    """Keys the login cookie (HKDF, purpose-bound): sign-ins under way are sealed with it."""
     token_keys: tuple[bytes, ...]
     """Fernet keys: the first encrypts, all decrypt (rotation)."""
     looker_api_url: str = ""
@@ -49,6 +50,8 @@ class Settings:
     redis_socket_timeout: float = 2.0
     redis_max_connections: int = 64
     """Redis connections per worker process; requests beyond wait up to the socket timeout."""
+    redis_eviction_check: str = "refuse"
+    """``refuse`` to start, or ``warn``, when Redis's maxmemory-policy may evict bridge keys."""
     cors_origins: tuple[str, ...] = ()
     cookie_secure: bool = True
     cookie_samesite: str = "Lax"
@@ -57,7 +60,7 @@ class Settings:
     session_max_age: int = 7 * 24 * 3600
     pending_login_ttl: int = 600
     max_pending_logins: int = 5
-    """Pending logins one browser may hold at once."""
+    """Pending logins one browser may hold at once; a new one drops the oldest."""
     refresh_margin: int = 30
     """Refresh an access token this many seconds before it expires."""
     refresh_lock_timeout: float = 15.0
@@ -275,6 +278,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "REDIS_KEY_PREFIX": ("redis_key_prefix", lambda n, v: v),
         "REDIS_SOCKET_TIMEOUT": ("redis_socket_timeout", _positive_float),
         "REDIS_MAX_CONNECTIONS": ("redis_max_connections", _positive_int),
+        "REDIS_EVICTION_CHECK": ("redis_eviction_check", lambda n, v: v.lower()),
         "COOKIE_SECURE": ("cookie_secure", _bool),
         "COOKIE_SAMESITE": ("cookie_samesite", _samesite),
         "SESSION_IDLE_TIMEOUT": ("session_idle_timeout", _positive_int),
@@ -333,6 +337,11 @@ def validate(settings: Settings) -> None:
     if settings.session_store not in ("redis", "memory"):
         raise ConfigError(
             f"{ENV_PREFIX}SESSION_STORE must be redis or memory, got {settings.session_store!r}"
+        )
+    if settings.redis_eviction_check not in ("refuse", "warn"):
+        raise ConfigError(
+            f"{ENV_PREFIX}REDIS_EVICTION_CHECK must be refuse or warn, "
+            f"got {settings.redis_eviction_check!r}"
         )
     if settings.session_store == "redis" and settings.redis_url is None:
         raise ConfigError(f"{ENV_PREFIX}SESSION_STORE=redis requires {ENV_PREFIX}REDIS_URL")

@@ -11,6 +11,10 @@ verifiers). A value is sealed twice:
 
 Blob layout (binary, compact): ``version(1) | nonce(12) | AES-GCM(raw Fernet token) + tag(16)``.
 The Fernet token is stored decoded from its base64 text to save a third of the bytes.
+
+Use :class:`CookieSealer` for something the browser keeps for the bridge (a sign-in under way): it
+is AES-GCM under a key derived by HKDF from ``SECRET_KEY`` for one purpose, so the browser can
+neither read nor change what it carries, and nothing of it is written to the store.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from oauth_bridge.errors import OAuthBridgeError
 
@@ -94,3 +100,46 @@ class TokenCipher:
             return fernet.decrypt(base64.urlsafe_b64encode(inner))
         except (InvalidToken, binascii.Error, ValueError):
             raise InvalidCiphertext("no key in the ring opens this value") from None
+
+
+def derive_key(secret: str, purpose: bytes) -> bytes:
+    """A 32-byte key for one ``purpose`` from ``SECRET_KEY`` (HKDF-SHA256, RFC 5869).
+
+    One secret can then key several uses without a key for one opening anything of another.
+    """
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose)
+    return hkdf.derive(secret.encode("utf-8"))
+
+
+class CookieSealer:
+    """AES-GCM for values the browser keeps: confidential and tamper-evident, as url-safe text.
+
+    Text layout: ``v1.`` + base64url(``nonce(12) | ciphertext + tag(16)``), without padding, so
+    it is a valid cookie value without quoting.
+    """
+
+    PREFIX = "v1."
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def seal(self, plaintext: bytes, aad: bytes) -> str:
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = nonce + self._aead.encrypt(nonce, plaintext, aad)
+        return self.PREFIX + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+
+    def open(self, text: str, aad: bytes) -> bytes:
+        """The plaintext, or :class:`InvalidCiphertext` for anything not sealed here for ``aad``."""
+        if not text.startswith(self.PREFIX) or not text.isascii():
+            raise InvalidCiphertext("not a sealed cookie value")
+        body = text[len(self.PREFIX) :]
+        try:
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        except (binascii.Error, ValueError):
+            raise InvalidCiphertext("not base64") from None
+        if len(raw) < _NONCE_BYTES + _TAG_BYTES:
+            raise InvalidCiphertext("too short")
+        try:
+            return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], aad)
+        except InvalidTag:
+            raise InvalidCiphertext("not sealed under this key for this purpose") from None

@@ -1,8 +1,9 @@
 """Liveness, readiness and Prometheus metrics: the routes a platform and on-call poll.
 
 ``/healthz`` says the process answers (restart it if not); ``/readyz`` says this instance can serve
-sign-ins now (Redis answers a PING, settings pass validation), so a router sends no traffic while
-Redis is away; ``/metrics`` is the Prometheus text format. None of them needs a session. Keep
+sign-ins now (Redis answers a PING and takes a write, settings pass validation), so a router
+sends no traffic while Redis is away, full (``noeviction`` refusing writes) or a read-only
+replica; ``/metrics`` is the Prometheus text format. None of them needs a session. Keep
 ``/metrics`` off the public internet at the router: it tells an outsider how busy the bridge is.
 The bridge also serves it only to clients in ``METRICS_NETWORKS`` (nobody by default) and answers
 404 to everyone else, as if it did not exist.
@@ -40,7 +41,9 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """200 when Redis answers and the settings are valid, else 503 with ``Retry-After``."""
+    """200 when Redis answers and takes writes and the settings are valid, else 503 with
+    ``Retry-After``; ``checks.session_store_writes`` is ``refused`` when Redis answers PING but
+    refuses writes (out of memory, a replica)."""
     services = get_services()
     checks: dict[str, str] = {}
     try:
@@ -54,6 +57,13 @@ def readyz() -> Response:
         checks["session_store"] = "ok"
     except StoreUnavailable:
         checks["session_store"] = "unavailable"
+        checks["session_store_writes"] = "unavailable"
+    else:
+        try:
+            services.store.probe_write()
+            checks["session_store_writes"] = "ok"
+        except StoreUnavailable:
+            checks["session_store_writes"] = "refused"
     if all(value == "ok" for value in checks.values()):
         return _no_store(jsonify({"status": "ready", "checks": checks}))
     return error_response(

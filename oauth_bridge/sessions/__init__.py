@@ -16,10 +16,10 @@ from typing import Protocol
 
 from oauth_bridge.config import Settings
 from oauth_bridge.crypto import TokenCipher
-from oauth_bridge.models import PendingLogin, SessionRecord, TokenSet, UserInfo
+from oauth_bridge.models import SessionRecord, TokenSet, UserInfo
 from oauth_bridge.redis_url import effective_key_prefix, redis_client
 from oauth_bridge.sessions.memory import MemorySessionStore
-from oauth_bridge.sessions.redis import RedisSessionStore
+from oauth_bridge.sessions.redis import RedisSessionStore, check_eviction_policy
 
 __all__ = [
     "MemorySessionStore",
@@ -63,16 +63,16 @@ class SessionStore(Protocol):
 
 
 class PendingLoginStore(Protocol):
-    """Sign-ins under way: bound to one browser, single use, short-lived."""
+    """Which sign-ins were used. The pending logins themselves live sealed in the browser's
+    login cookie (:mod:`oauth_bridge.login_cookie`), so anonymous traffic writes nothing here."""
 
-    def put_pending(
-        self, browser_binding: str, login: PendingLogin, ttl: int, max_per_browser: int
-    ) -> None:
-        """Keep ``login`` for ``ttl`` seconds; TooManyRequests past ``max_per_browser``."""
+    def mark_login_used(self, state: str, ttl_ms: int) -> bool:
+        """Remember for ``ttl_ms`` that ``state`` was used; False if it already was (set-if-
+        absent). Called only after Looker accepted the sign-in's code."""
         ...
 
-    def take_pending(self, browser_binding: str, state: str) -> PendingLogin | None:
-        """The login this browser started with this state, removed; None otherwise."""
+    def login_used(self, state: str) -> bool:
+        """Whether ``state`` was used (True for junk); reads only."""
         ...
 
 
@@ -81,6 +81,10 @@ class Store(SessionStore, PendingLoginStore, Protocol):
 
     def ping(self) -> None:
         """Raises StoreUnavailable when the store cannot serve (``/readyz``)."""
+        ...
+
+    def probe_write(self) -> None:
+        """Raises StoreUnavailable when the store answers but refuses writes (``/readyz``)."""
         ...
 
     def count_sessions(self) -> tuple[int, bool]:
@@ -110,8 +114,14 @@ def build_store(settings: Settings) -> Store:
             idle_timeout=settings.session_idle_timeout,
             max_age=settings.session_max_age,
         )
+    client = redis_client(settings)
+    try:
+        check_eviction_policy(client, settings.redis_eviction_check)
+    except BaseException:
+        client.close()
+        raise
     return RedisSessionStore(
-        redis_client(settings),
+        client,
         cipher,
         prefix=effective_key_prefix(settings),
         idle_timeout=settings.session_idle_timeout,

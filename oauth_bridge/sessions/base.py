@@ -2,7 +2,8 @@
 
 Subclass :class:`SealedStore` to add a backend (see ``redis.py`` and ``memory.py``): it parses the
 cookie, seals and opens values, checks the absolute lifetime, re-seals values still under an old
-key and keeps pending logins single use; the backend only stores, expires and deletes bytes.
+key and remembers which sign-in states were used; the backend only stores, expires and deletes
+bytes.
 """
 
 from __future__ import annotations
@@ -13,17 +14,8 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from oauth_bridge.crypto import InvalidCiphertext
-from oauth_bridge.errors import TooManyRequests
-from oauth_bridge.models import PendingLogin, SessionRecord, TokenSet, UserInfo
-from oauth_bridge.sessions.codec import (
-    SessionCodec,
-    open_pending,
-    parse_cookie,
-    pending_keys,
-    seal_pending,
-)
-
-TOO_MANY_PENDING = "Too many sign-ins in progress in this browser; finish one first."
+from oauth_bridge.models import SessionRecord, TokenSet, UserInfo
+from oauth_bridge.sessions.codec import SessionCodec, parse_cookie, used_login_key
 
 
 class _Unlocked(NamedTuple):
@@ -71,15 +63,12 @@ class SealedStore(ABC):
         """Delete the session and its entry in the user's index."""
 
     @abstractmethod
-    def _insert_pending(
-        self, key_id: str, browser_id: str, blob: bytes, ttl: int, max_per_browser: int
-    ) -> bool:
-        """Store a pending login for ``ttl`` seconds unless its browser already holds
-        ``max_per_browser`` live ones (then False)."""
+    def _insert_used_mark(self, key_id: str, ttl_ms: int) -> bool:
+        """Set a "used" mark for ``ttl_ms`` unless one is there (then False): set-if-absent."""
 
     @abstractmethod
-    def _pop_pending(self, key_id: str, browser_id: str) -> bytes | None:
-        """Take a pending login out (single use); None when absent or expired."""
+    def _has_used_mark(self, key_id: str) -> bool:
+        """Whether a live "used" mark is there; reads only."""
 
     # --- the shared steps -------------------------------------------------------------------
 
@@ -134,23 +123,10 @@ class SealedStore(ABC):
         self._remove(found.record.session_id, found.record.user.id)
         return found.record
 
-    def put_pending(
-        self, browser_binding: str, login: PendingLogin, ttl: int, max_per_browser: int
-    ) -> None:
-        keys = pending_keys(browser_binding, login.state)
-        if keys is None:
-            raise ValueError("a pending login needs a binding and a state of sane length")
-        key_id, browser_id, secret = keys
-        blob = seal_pending(self._codec.cipher, key_id, secret, login)
-        if not self._insert_pending(key_id, browser_id, blob, ttl, max_per_browser):
-            raise TooManyRequests(TOO_MANY_PENDING)
+    def mark_login_used(self, state: str, ttl_ms: int) -> bool:
+        key_id = used_login_key(state)
+        return key_id is not None and self._insert_used_mark(key_id, ttl_ms)
 
-    def take_pending(self, browser_binding: str, state: str) -> PendingLogin | None:
-        keys = pending_keys(browser_binding, state)
-        if keys is None:
-            return None
-        key_id, browser_id, secret = keys
-        blob = self._pop_pending(key_id, browser_id)
-        if blob is None:
-            return None
-        return open_pending(self._codec.cipher, key_id, secret, state, blob)
+    def login_used(self, state: str) -> bool:
+        key_id = used_login_key(state)
+        return key_id is None or self._has_used_mark(key_id)

@@ -3,8 +3,9 @@
 Use it from a store implementation, never from views: it turns records into opaque bytes and back.
 The browser holds ``{session_id}.{secret}``; a store holds only the session id and a value sealed
 by :class:`~oauth_bridge.crypto.TokenCipher` with that secret, so a dump of the store reveals no
-token, name or e-mail address. A pending login is sealed with a secret derived from the browser's
-binding cookie, which the store never sees, so a dump does not reveal PKCE verifiers either.
+token, name or e-mail address. A pending login is not kept here at all (it is sealed in the
+browser's login cookie, see :mod:`oauth_bridge.login_cookie`): the store holds only a hashed
+"this state was used" mark, written once Looker accepted the code.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import secrets
 from collections.abc import Callable
 
 from oauth_bridge.crypto import SECRET_BYTES, InvalidCiphertext, TokenCipher
-from oauth_bridge.models import ID_RE, PendingLogin, SessionRecord, TokenSet, UserInfo
+from oauth_bridge.models import ID_RE, SessionRecord, TokenSet, UserInfo
 
 Clock = Callable[[], float]
 
 _MAX_INPUT = 512
-"""Longest binding or state string we hash; anything longer is hostile or broken."""
+"""Longest state string we hash; anything longer is hostile or broken."""
 
 
 def _b64(data: bytes) -> str:
@@ -135,42 +135,13 @@ class SessionCodec:
 # --- pending logins -----------------------------------------------------------------------
 
 
-def pending_keys(browser_binding: str, state: str) -> tuple[str, str, bytes] | None:
-    """(pending key id, browser key id, sealing secret) for one login; None for junk input."""
-    if not browser_binding or not state:
+def used_login_key(state: str) -> str | None:
+    """The store key id that marks a sign-in's state as used; None for junk input.
+
+    Hashed so that the store never holds a state in clear (it is also in Looker's logs and the
+    browser's history), and bounded so hostile input cannot make long keys.
+    """
+    if not state or len(state) > _MAX_INPUT:
         return None
-    if len(browser_binding) > _MAX_INPUT or len(state) > _MAX_INPUT:
-        return None
-    binding = browser_binding.encode("utf-8", "surrogatepass")
-    both = binding + b"\x00" + state.encode("utf-8", "surrogatepass")
-    key_id = hashlib.sha256(b"oauth_bridge/pending-key\x00" + both).hexdigest()[:40]
-    browser_id = hashlib.sha256(b"oauth_bridge/browser\x00" + binding).hexdigest()[:40]
-    secret = hashlib.sha256(b"oauth_bridge/pending-secret\x00" + both).digest()
-    return key_id, browser_id, secret
-
-
-def _pending_aad(key_id: str) -> bytes:
-    return b"oauth_bridge/pending/1|" + key_id.encode("ascii")
-
-
-def seal_pending(cipher: TokenCipher, key_id: str, secret: bytes, login: PendingLogin) -> bytes:
-    body = json.dumps(
-        [login.state, login.code_verifier, login.return_to, login.created_at],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode("utf-8")
-    return cipher.seal(body, secret, _pending_aad(key_id))
-
-
-def open_pending(
-    cipher: TokenCipher, key_id: str, secret: bytes, state: str, blob: bytes
-) -> PendingLogin | None:
-    try:
-        stored_state, verifier, return_to, created_at = json.loads(
-            cipher.open(blob, secret, _pending_aad(key_id))
-        )
-    except (InvalidCiphertext, ValueError, TypeError):
-        return None
-    if not hmac.compare_digest(str(stored_state).encode(), state.encode("utf-8", "surrogatepass")):
-        return None
-    return PendingLogin(str(stored_state), str(verifier), str(return_to), float(created_at))
+    digest = hashlib.sha256(b"oauth_bridge/used-login\x00" + state.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:40]

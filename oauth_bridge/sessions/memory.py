@@ -31,7 +31,7 @@ class MemorySessionStore(SealedStore):
         self._mutex = threading.Lock()
         self._sessions: dict[str, tuple[bytes, float]] = {}  # id -> (value, expires_at)
         self._users: dict[str, dict[str, float]] = {}  # user id -> {session id: deadline}
-        self._pending: dict[str, tuple[bytes, float, str]] = {}  # key -> (blob, expires, browser)
+        self._used: dict[str, float] = {}  # used-login key -> expires_at
         self._locks: dict[str, threading.Lock] = {}
 
     def _live_value(self, session_id: str, now: float) -> bytes | None:
@@ -90,26 +90,21 @@ class MemorySessionStore(SealedStore):
             self._users.get(user_id, {}).pop(session_id, None)
             self._locks.pop(session_id, None)
 
-    def _insert_pending(
-        self, key_id: str, browser_id: str, blob: bytes, ttl: int, max_per_browser: int
-    ) -> bool:
+    def _insert_used_mark(self, key_id: str, ttl_ms: int) -> bool:
         with self._mutex:
             now = self._codec.clock()
-            for key, (_, expires, _) in list(self._pending.items()):
+            for key, expires in list(self._used.items()):
                 if expires <= now:
-                    del self._pending[key]
-            live = sum(1 for _, _, browser in self._pending.values() if browser == browser_id)
-            if live >= max_per_browser:
+                    del self._used[key]
+            if key_id in self._used:
                 return False
-            self._pending[key_id] = (blob, now + ttl, browser_id)
+            self._used[key_id] = now + ttl_ms / 1000
         return True
 
-    def _pop_pending(self, key_id: str, browser_id: str) -> bytes | None:
+    def _has_used_mark(self, key_id: str) -> bool:
         with self._mutex:
-            entry = self._pending.pop(key_id, None)
-            if entry is None or entry[1] <= self._codec.clock():
-                return None
-        return entry[0]
+            expires = self._used.get(key_id)
+            return expires is not None and expires > self._codec.clock()
 
     # --- the rest of the store --------------------------------------------------------------
 
@@ -148,11 +143,14 @@ class MemorySessionStore(SealedStore):
     def ping(self) -> None:
         """Memory is always reachable."""
 
+    def probe_write(self) -> None:
+        """Memory always takes writes."""
+
     def close(self) -> None:
         with self._mutex:
             self._sessions.clear()
             self._users.clear()
-            self._pending.clear()
+            self._used.clear()
 
     # --- for tests only ---------------------------------------------------------------------
 

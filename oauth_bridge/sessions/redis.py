@@ -12,8 +12,14 @@ Redis layout (``P`` is ``REDIS_KEY_PREFIX``; on a Redis Cluster it is wrapped in
     P s:{session_id}      "{created_ms}:" + sealed record     PX sliding idle, never past max age
     P u:{user_id}         zset session_id -> absolute deadline (ms)   the per-user index
     P l:{session_id}      redis-py Lock for refreshing that session's tokens
-    P p:{hash(binding, state)}   sealed pending login         PX pending TTL, single use (GETDEL)
-    P pc:{hash(binding)}  zset pending key -> deadline (ms)   live pending logins of one browser
+    P pu:{hash(state)}    "1": this sign-in's state was used   PX what is left of its pending TTL
+    P ready               "1": /readyz's write probe, one key  PX 10 s
+
+Pending logins themselves live sealed in the browser's login cookie
+(:mod:`oauth_bridge.login_cookie`): an anonymous ``/auth/login`` writes nothing here, and a
+``pu:`` mark is written only after Looker accepted the sign-in's code. Every write of the bridge
+is one a ``noeviction`` Redis refuses when full (see :func:`check_eviction_policy`), and no
+script starts with a write Redis allows when out of memory.
 
 Loading a session is one round trip (a Lua script: GET, absolute-age check, sliding PEXPIRE).
 Multi-key writes are one MULTI/EXEC transaction or one script, so nothing is ever half-written.
@@ -34,7 +40,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import LockError
 
 from oauth_bridge.crypto import TokenCipher
-from oauth_bridge.errors import StoreUnavailable
+from oauth_bridge.errors import ConfigError, StoreUnavailable
 from oauth_bridge.redis_url import RedisClient, cluster_key_prefix, glob_escape, primaries
 from oauth_bridge.sessions.base import SealedStore
 from oauth_bridge.sessions.codec import Clock, SessionCodec
@@ -82,15 +88,11 @@ end
 return false
 """
 
-# KEYS[1] pending key, KEYS[2] browser zset; ARGV: value, ttl_ms, now_ms, max, member.
-_PUT_PENDING_LUA = """
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('ZADD', KEYS[2], string.format('%d', tonumber(ARGV[3]) + tonumber(ARGV[2])), ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return 1
-"""
+SAFE_EVICTION_POLICY = "noeviction"
+"""The only ``maxmemory-policy`` that never drops a bridge key: every one of them has a TTL, so
+``volatile-*`` policies evict them as readily as ``allkeys-*`` do."""
+
+READY_PROBE_TTL_MS = 10_000
 
 
 @contextmanager
@@ -131,7 +133,6 @@ class RedisSessionStore(SealedStore):
         self._prefix = cluster_key_prefix(prefix) if isinstance(client, RedisCluster) else prefix
         self._load = client.register_script(_LOAD_LUA)
         self._reseal = client.register_script(_RESEAL_LUA)
-        self._put_pending = client.register_script(_PUT_PENDING_LUA)
 
     def _s(self, session_id: str) -> str:
         return f"{self._prefix}s:{session_id}"
@@ -183,23 +184,13 @@ class RedisSessionStore(SealedStore):
             pipe.zrem(self._u(user_id), session_id)
             pipe.execute()
 
-    def _insert_pending(
-        self, key_id: str, browser_id: str, blob: bytes, ttl: int, max_per_browser: int
-    ) -> bool:
+    def _insert_used_mark(self, key_id: str, ttl_ms: int) -> bool:
         with _unavailable_as_503():
-            stored = self._put_pending(
-                keys=[f"{self._prefix}p:{key_id}", f"{self._prefix}pc:{browser_id}"],
-                args=[blob, ttl * 1000, self._codec.now_ms(), max_per_browser, key_id],
-            )
-        return bool(stored)
+            return bool(self._client.set(f"{self._prefix}pu:{key_id}", b"1", px=ttl_ms, nx=True))
 
-    def _pop_pending(self, key_id: str, browser_id: str) -> bytes | None:
+    def _has_used_mark(self, key_id: str) -> bool:
         with _unavailable_as_503():
-            pipe = self._client.pipeline(transaction=True)
-            pipe.getdel(f"{self._prefix}p:{key_id}")
-            pipe.zrem(f"{self._prefix}pc:{browser_id}", key_id)
-            blob = pipe.execute()[0]
-        return blob if isinstance(blob, bytes) else None
+            return bool(self._client.exists(f"{self._prefix}pu:{key_id}"))
 
     # --- the rest of the store --------------------------------------------------------------
 
@@ -250,6 +241,12 @@ class RedisSessionStore(SealedStore):
     def ping(self) -> None:
         with _unavailable_as_503():
             self._client.ping()
+
+    def probe_write(self) -> None:
+        """One small write to one fixed key: raises StoreUnavailable when Redis refuses writes
+        (out of memory under ``noeviction``, a read-only replica), which PING cannot tell."""
+        with _unavailable_as_503():
+            self._client.set(f"{self._prefix}ready", b"1", px=READY_PROBE_TTL_MS)
 
     def close(self) -> None:
         self._client.close()
@@ -310,3 +307,47 @@ def count_session_keys(client: RedisClient, prefix: str) -> tuple[int, bool]:
                 return total + len(seen), True
         total += len(seen)
     return total, False
+
+
+def eviction_policies(client: RedisClient) -> set[str]:
+    """The ``maxmemory-policy`` of every server holding the bridge's data, read from
+    ``INFO memory`` (which works where managed services disable CONFIG)."""
+    policies: set[str] = set()
+    for node in primaries(client):
+        info = node.info("memory")
+        policies.add(str(info.get("maxmemory_policy", "unknown")))
+    return policies
+
+
+def check_eviction_policy(client: RedisClient, mode: str) -> None:
+    """Refuse (ConfigError) or warn when Redis may evict the bridge's keys to make room.
+
+    An evicting policy lets anyone who fills Redis sign idle users out and drop entries of the
+    per-user index; ``noeviction`` refuses the write instead (a 503), which the bridge and
+    ``/readyz`` report. ``mode`` is ``REDIS_EVICTION_CHECK``: ``refuse`` or ``warn``. A Redis
+    that does not answer at start is reported and skipped: ``/readyz`` holds traffic back until
+    it answers.
+    """
+    try:
+        policies = eviction_policies(client)
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+        log.warning(
+            "could not read Redis maxmemory-policy at start (%s); it must be %s",
+            type(exc).__name__,
+            SAFE_EVICTION_POLICY,
+        )
+        return
+    unsafe = sorted(policies - {SAFE_EVICTION_POLICY})
+    if not unsafe:
+        return
+    detail = (
+        f"maxmemory-policy is {', '.join(unsafe)}, so Redis may evict sessions and the per-user "
+        f"index when full; set maxmemory-policy {SAFE_EVICTION_POLICY}"
+    )
+    if mode == "warn":
+        log.error("UNSAFE REDIS behind OAUTH_BRIDGE_REDIS_URL: its %s", detail)
+        return
+    raise ConfigError(
+        f"OAUTH_BRIDGE_REDIS_URL names a Redis whose {detail} "
+        "(or OAUTH_BRIDGE_REDIS_EVICTION_CHECK=warn to start anyway)"
+    )

@@ -56,14 +56,21 @@ def test_readyz_follows_redis_down_and_back(
     bridge = bridge_factory(redis_url=private_redis.url, redis_socket_timeout=0.5)
     ready = requests.get(f"{bridge.url}/readyz", timeout=10)
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"settings": "ok", "session_store": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"settings": "ok", "session_store": "ok", "session_store_writes": "ok"},
+    }
     private_redis.stop()
     down = requests.get(f"{bridge.url}/readyz", timeout=10)
     assert down.status_code == 503
     body = down.json()
     assert body["error"] == "not_ready"
     assert body["message"]
-    assert body["checks"] == {"settings": "ok", "session_store": "unavailable"}
+    assert body["checks"] == {
+        "settings": "ok",
+        "session_store": "unavailable",
+        "session_store_writes": "unavailable",
+    }
     assert down.headers["Retry-After"].isdigit()
     private_redis.start()
     assert requests.get(f"{bridge.url}/readyz", timeout=10).status_code == 200

@@ -27,8 +27,8 @@ from redis.cluster import RedisCluster
 from oauth_bridge.config import Settings, load_settings, parse_networks
 from oauth_bridge.crypto import TokenCipher
 from oauth_bridge.demo import redis_if_reachable
-from oauth_bridge.errors import StoreUnavailable, TooManyRequests
-from oauth_bridge.models import PendingLogin, TokenSet, UserInfo
+from oauth_bridge.errors import StoreUnavailable
+from oauth_bridge.models import TokenSet, UserInfo
 from oauth_bridge.redis_url import answers_ping, delete_prefixed_keys, redis_client
 from oauth_bridge.sessions import RedisSessionStore, build_store
 from oauth_bridge.sessions.redis import count_session_keys
@@ -234,10 +234,6 @@ TOKENS = TokenSet("access-token-1", "refresh-token-1", time.time() + 3600)
 ANALYST = UserInfo("2", "Ann Analyst", "analyst@example.com")
 
 
-def login(state: str) -> PendingLogin:
-    return PendingLogin(state, "v" * 64, "/app", time.time())
-
-
 def exercise_store(store: RedisSessionStore) -> None:
     """The store's whole contract, in the order a bridge uses it."""
     cookie, record = store.create(ANALYST, TOKENS)
@@ -265,15 +261,11 @@ def exercise_store(store: RedisSessionStore) -> None:
     assert store.load(other_cookie) is None and store.load(third_cookie) is None
     assert store.user_session_ids(ANALYST.id) == []
 
-    store.put_pending("browser-1", login("state-a"), ttl=60, max_per_browser=2)
-    store.put_pending("browser-1", login("state-b"), ttl=60, max_per_browser=2)
-    with pytest.raises(TooManyRequests):
-        store.put_pending("browser-1", login("state-c"), ttl=60, max_per_browser=2)
-    taken = store.take_pending("browser-1", "state-a")
-    assert taken is not None and taken.state == "state-a"
-    assert store.take_pending("browser-1", "state-a") is None  # single use
-    assert store.take_pending("browser-2", "state-b") is None  # another browser
-    store.put_pending("browser-1", login("state-c"), ttl=60, max_per_browser=2)  # a slot freed
+    assert store.login_used("state-a") is False
+    assert store.mark_login_used("state-a", 60_000) is True
+    assert store.mark_login_used("state-a", 60_000) is False  # single use
+    assert store.login_used("state-a") is True
+    store.probe_write()
 
 
 def lock_excludes_a_second_holder(store: RedisSessionStore) -> None:
@@ -515,15 +507,16 @@ def test_store_on_a_cluster_keeps_every_key_in_one_slot(cluster: ClusterSetup) -
         store.ping()
         exercise_store(store)
         lock_excludes_a_second_holder(store)
-        # Leave some state behind to look at: two sessions, an index, a pending login, a lock.
+        # Leave some state behind to look at: two sessions, an index, a used sign-in, a lock.
         store.create(ANALYST, TOKENS)
         store.create(UserInfo("3", "Vic Viewer", "viewer@example.com"), TOKENS)
-        store.put_pending("browser-9", login("state-z"), ttl=60, max_per_browser=5)
+        store.mark_login_used("state-z", 60_000)
+        store.probe_write()
         with store.refresh_lock("session-y", 5) as acquired:
             assert acquired
             keys = cluster_keys(observer, f"{{{prefix}}}*")
         kinds = {key.decode().split("}", 1)[1].split(":", 1)[0] for key in keys}
-        assert kinds == {"s", "u", "p", "pc", "l"}
+        assert kinds == {"s", "u", "pu", "ready", "l"}
         assert {observer.keyslot(key) for key in keys} == {observer.keyslot(prefix)}  # type: ignore[no-untyped-call]
         assert cluster_keys(observer, f"{prefix}*") == []  # nothing outside the hash tag
     finally:

@@ -17,8 +17,8 @@ from cryptography.fernet import Fernet
 
 from oauth_bridge.config import load_settings
 from oauth_bridge.crypto import TokenCipher
-from oauth_bridge.errors import ConfigError, StoreUnavailable, TooManyRequests
-from oauth_bridge.models import PendingLogin, TokenSet, UserInfo
+from oauth_bridge.errors import ConfigError, StoreUnavailable
+from oauth_bridge.models import TokenSet, UserInfo
 from oauth_bridge.sessions import MemorySessionStore, RedisSessionStore, build_store
 from tests.support.redis_fixtures import RedisServer
 
@@ -79,7 +79,7 @@ class StoreFactory:
             )
         store = MemorySessionStore(cipher, idle_timeout=idle, max_age=max_age, clock=self.clock)
         if self.memory is not None:  # share the "server" with the stores made before
-            for name in ("_sessions", "_users", "_pending", "_locks", "_mutex"):
+            for name in ("_sessions", "_users", "_used", "_locks", "_mutex"):
                 setattr(store, name, getattr(self.memory, name))
         self.memory = store
         return store
@@ -113,7 +113,7 @@ class StoreFactory:
             client.close()
             return b"\n".join(parts)
         assert self.memory is not None
-        state = (self.memory._sessions, self.memory._users, self.memory._pending)
+        state = (self.memory._sessions, self.memory._users, self.memory._used)
         return repr(state).encode()
 
 
@@ -247,13 +247,9 @@ def test_store_holds_no_token_email_name_or_secret(make_store: StoreFactory) -> 
             secret_text.encode(),
             base64.urlsafe_b64decode(secret_text + "="),
         ]
-    store.put_pending(
-        "binding-" + "b" * 35,
-        PendingLogin("state-" + "s" * 30, "verifier-" + "v" * 40, "/app/secret-page", time.time()),
-        ttl=60,
-        max_per_browser=5,
-    )
-    secrets_seen += [b"b" * 35, b"v" * 40, b"secret-page", b"s" * 30]
+    # A used sign-in is remembered by a hash of its state, never the state itself.
+    assert store.mark_login_used("state-" + "s" * 30, 60_000)
+    secrets_seen += [b"s" * 30]
 
     dump = make_store.dump()
     assert len(dump) > 500  # the scan really saw the sessions
@@ -497,73 +493,28 @@ def test_refresh_lock_waiter_gets_it_when_released(make_store: StoreFactory) -> 
     assert order == ["first done", "second in"]
 
 
-# --- pending logins -------------------------------------------------------------------------
+# --- used sign-ins (the pending logins themselves live in the login cookie) ----------------
 
 
-def _pending(state: str = "state-123") -> PendingLogin:
-    return PendingLogin(state, "v" * 64, "/dashboards/1?x=1", round(time.time(), 3))
+def test_a_sign_in_is_marked_used_once(store: AnyStore) -> None:
+    assert store.login_used("state-123") is False
+    assert store.mark_login_used("state-123", 60_000) is True
+    assert store.mark_login_used("state-123", 60_000) is False  # the replay loses
+    assert store.login_used("state-123") is True
+    assert store.login_used("state-456") is False
 
 
-def test_pending_login_is_single_use(store: AnyStore) -> None:
-    login = _pending()
-    store.put_pending("browser-a", login, ttl=60, max_per_browser=5)
-    assert store.take_pending("browser-a", "state-123") == login
-    assert store.take_pending("browser-a", "state-123") is None
+@pytest.mark.parametrize("state", ["", "s" * 5000])
+def test_junk_states_count_as_used(store: AnyStore, state: str) -> None:
+    assert store.login_used(state) is True
+    assert store.mark_login_used(state, 60_000) is False
 
 
-def test_pending_login_is_bound_to_its_browser(store: AnyStore) -> None:
-    login = _pending()
-    store.put_pending("browser-a", login, ttl=60, max_per_browser=5)
-    assert store.take_pending("browser-b", "state-123") is None
-    assert store.take_pending("browser-a", "other-state") is None
-    assert store.take_pending("browser-a", "state-123") == login  # not consumed by those
-
-
-@pytest.mark.parametrize(
-    ("binding", "state"),
-    [
-        ("", "state-123"),
-        ("browser-a", ""),
-        ("x" * 5000, "state-123"),
-        ("browser-a", "s" * 5000),
-        ("\ud800", "state-123"),
-        ("browser-a", "state-123\x00"),
-    ],
-)
-def test_take_pending_with_junk_finds_nothing(store: AnyStore, binding: str, state: str) -> None:
-    login = _pending()
-    store.put_pending("browser-a", login, ttl=60, max_per_browser=5)
-    assert store.take_pending(binding, state) is None
-    assert store.take_pending("browser-a", "state-123") == login
-
-
-def test_pending_login_expires(make_store: StoreFactory) -> None:
+def test_used_mark_expires_with_the_pending_login(make_store: StoreFactory) -> None:
     store = make_store()
-    store.put_pending("browser-a", _pending(), ttl=1, max_per_browser=5)
+    assert store.mark_login_used("state-123", 1000)
     make_store.advance(1.5)
-    assert store.take_pending("browser-a", "state-123") is None
-
-
-def test_pending_logins_per_browser_are_limited(store: AnyStore) -> None:
-    for n in range(3):
-        store.put_pending("browser-a", _pending(f"state-{n}"), ttl=60, max_per_browser=3)
-    with pytest.raises(TooManyRequests):
-        store.put_pending("browser-a", _pending("state-3"), ttl=60, max_per_browser=3)
-    store.put_pending("browser-b", _pending("state-3"), ttl=60, max_per_browser=3)
-
-    assert store.take_pending("browser-a", "state-0") is not None
-    store.put_pending("browser-a", _pending("state-4"), ttl=60, max_per_browser=3)
-    assert store.take_pending("browser-a", "state-4") is not None
-
-
-def test_expired_pending_logins_free_their_slot(make_store: StoreFactory) -> None:
-    store = make_store()
-    store.put_pending("browser-a", _pending("state-0"), ttl=1, max_per_browser=1)
-    with pytest.raises(TooManyRequests):
-        store.put_pending("browser-a", _pending("state-1"), ttl=1, max_per_browser=1)
-    make_store.advance(1.5)
-    store.put_pending("browser-a", _pending("state-2"), ttl=60, max_per_browser=1)
-    assert store.take_pending("browser-a", "state-2") is not None
+    assert store.login_used("state-123") is False
 
 
 # --- outages and construction ---------------------------------------------------------------
@@ -587,7 +538,7 @@ def test_redis_outage_is_503_and_the_same_store_recovers(private_redis: RedisSer
     try:
         cookie, record = store.create(ANALYST, realistic_tokens())
         assert store.load(cookie) == record
-        store.put_pending("browser-a", _pending(), ttl=60, max_per_browser=5)
+        store.mark_login_used("state-123", 60_000)
 
         private_redis.stop()
         calls: list[Callable[[], object]] = [
@@ -599,8 +550,9 @@ def test_redis_outage_is_503_and_the_same_store_recovers(private_redis: RedisSer
             lambda: store.delete_by_id(record.session_id),
             lambda: store.user_session_ids(ANALYST.id),
             lambda: store.delete_user_sessions(ANALYST.id),
-            lambda: store.put_pending("browser-a", _pending("s2"), ttl=60, max_per_browser=5),
-            lambda: store.take_pending("browser-a", "state-123"),
+            store.probe_write,
+            lambda: store.mark_login_used("s2", 60_000),
+            lambda: store.login_used("state-123"),
             lambda: store.refresh_lock(record.session_id, 1).__enter__(),
         ]
         for call in calls:

@@ -2,7 +2,7 @@
 
 A ``return_to`` that could send the browser (with a fresh session) off the allowed origins is an
 open redirect (RFC 9700 §4.11). Each string goes through the running bridge, not just the
-validator, and the test proves no pending login and no login cookie were made.
+validator, and the test proves no login cookie was made (and nothing stored).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 import redis
 import requests
 
+from oauth_bridge.login_cookie import PendingLogins
 from tests.support.bridge import BridgeServer
 from tests.support.security_tools import keys
 
@@ -135,11 +136,15 @@ def test_hostile_return_to_is_refused_and_nothing_is_stored(
 def test_safe_return_to_starts_a_login(
     bridge: BridgeServer, redis_client: redis.Redis, template: str
 ) -> None:
-    """The control: the same route does store a pending login for an allowed target."""
+    """The control: the same route does start a login for an allowed target (sealed in the login
+    cookie, with that return_to; nothing in Redis)."""
+    settings = bridge.settings
     value = _fill(template, bridge)
     url = f"{bridge.url}/auth/login?{urlencode({'return_to': value})}"
     with requests.get(url, allow_redirects=False, timeout=10) as response:
         assert response.status_code == 302
         assert response.headers["Location"].startswith(bridge.emulator.ui_url + "/auth?")
-        assert bridge.settings.login_cookie_name in response.cookies
-    assert len(keys(redis_client, bridge.redis_prefix, "p:")) == 1
+        sealed = response.cookies.get(settings.login_cookie_name)
+    logins = PendingLogins(settings.secret_key, ttl=60, max_logins=5)
+    assert [login.return_to for login in logins.read(sealed)] == [value]
+    assert keys(redis_client, bridge.redis_prefix, "p") == []

@@ -66,6 +66,7 @@ def test_prefixed_environment_values_are_read() -> None:
         ("OAUTH_BRIDGE_UPSTREAM_READ_TIMEOUT", "soon", "OAUTH_BRIDGE_UPSTREAM_READ_TIMEOUT"),
         ("OAUTH_BRIDGE_SESSION_STORE", "redis", "OAUTH_BRIDGE_SESSION_STORE"),  # no REDIS_URL
         ("OAUTH_BRIDGE_SESSION_STORE", "disk", "OAUTH_BRIDGE_SESSION_STORE"),
+        ("OAUTH_BRIDGE_REDIS_EVICTION_CHECK", "ignore", "OAUTH_BRIDGE_REDIS_EVICTION_CHECK"),
     ],
 )
 def test_bad_settings_name_the_variable(name: str, value: str | None, named: str) -> None:

@@ -515,7 +515,8 @@ def test_store_on_a_cluster_keeps_every_key_in_one_slot(cluster: ClusterSetup) -
         store.ping()
         exercise_store(store)
         lock_excludes_a_second_holder(store)
-        # Leave some state behind to look at: two sessions, an index, a pending login, a lock.
+        # Leave some state behind to look at: two sessions, an index, a mark, a pending login,
+        # a lock.
         store.create(ANALYST, TOKENS)
         store.create(UserInfo("3", "Vic Viewer", "viewer@example.com"), TOKENS)
         store.put_pending("browser-9", login("state-z"), ttl=60, max_per_browser=5)
@@ -523,7 +524,7 @@ def test_store_on_a_cluster_keeps_every_key_in_one_slot(cluster: ClusterSetup) -
             assert acquired
             keys = cluster_keys(observer, f"{{{prefix}}}*")
         kinds = {key.decode().split("}", 1)[1].split(":", 1)[0] for key in keys}
-        assert kinds == {"s", "u", "p", "pc", "l"}
+        assert kinds == {"s", "u", "m", "p", "pc", "l"}  # m: the logout-everywhere marks
         assert {observer.keyslot(key) for key in keys} == {observer.keyslot(prefix)}  # type: ignore[no-untyped-call]
         assert cluster_keys(observer, f"{prefix}*") == []  # nothing outside the hash tag
     finally:

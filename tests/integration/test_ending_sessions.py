@@ -10,7 +10,6 @@ it (``gunicorn app:app``, two workers, real Redis, the emulator as Looker).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -21,7 +20,7 @@ from cryptography.fernet import Fernet
 from oauth_bridge.emulator import EmulatorServer
 from tests.support.bridge import SEED_USERS
 from tests.support.emulator import browser_sign_in
-from tests.support.gunicorn import GunicornFactory, Instance
+from tests.support.gunicorn import GunicornFactory, Instance, parallel_get
 from tests.support.redis_fixtures import RedisServer
 from tests.support.security_tools import CSRF
 
@@ -137,29 +136,6 @@ def test_one_sign_in_too_many_ends_the_oldest_session_and_its_token(
 # --- item 8: one refresh, whatever the lifetime and margin ----------------------------------
 
 
-def parallel_calls(bridge: Instance, cookie: str, count: int) -> list[int]:
-    results: list[int] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(count)
-
-    def call() -> None:
-        barrier.wait(10)
-        with requests.get(
-            f"{bridge.url}/api/4.0/user",
-            headers={**CSRF, "Cookie": f"{COOKIE}={cookie}"},
-            timeout=60,
-        ) as response:
-            with lock:
-                results.append(response.status_code)
-
-    threads = [threading.Thread(target=call) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def test_twenty_parallel_requests_at_expiry_make_one_token_call_with_the_default_margin(
     gunicorn_factory: GunicornFactory, emulator_factory: Callable[..., EmulatorServer]
 ) -> None:
@@ -172,7 +148,8 @@ def test_twenty_parallel_requests_at_expiry_make_one_token_call_with_the_default
     on_a_fresh_token = emulator.state.token_requests["refresh_token"]
     time.sleep(3.2)  # past half the lifetime: due now
 
-    assert parallel_calls(bridge, http.cookies[COOKIE], 20) == [200] * 20
+    headers = {**CSRF, "Cookie": f"{COOKIE}={http.cookies[COOKIE]}"}
+    assert parallel_get([bridge], "/api/4.0/user", headers, 20) == [200] * 20
     at_expiry = emulator.state.token_requests["refresh_token"] - on_a_fresh_token
     assert status(http, bridge) == 200
     afterwards = emulator.state.token_requests["refresh_token"] - on_a_fresh_token - at_expiry

@@ -8,7 +8,6 @@ that spreads requests over instances.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.sessions import build_store
 from tests.support.bridge import SEED_USERS
 from tests.support.emulator import browser_sign_in
-from tests.support.gunicorn import Instance, bridge_env, start_gunicorn
+from tests.support.gunicorn import Instance, bridge_env, parallel_get, start_gunicorn
 from tests.support.hostile_requests import BAD_QUERIES, TRAVERSAL_AND_SSRF
 from tests.support.redis_fixtures import free_port
 from tests.support.security_tools import CSRF, assert_store_consistent, keys, raw_request
@@ -172,27 +171,8 @@ def test_parallel_calls_on_both_instances_at_expiry_share_one_refresh(
     cookie = http.cookies[pair.cookie_name]
     time.sleep(2.5)  # let the access token expire at Looker and in the bridge's record
     refreshes = pair.emulator.state.token_requests["refresh_token"]
-
-    results: list[int] = []
-    lock = threading.Lock()
-    go = threading.Event()
-
-    def call(instance: Instance) -> None:
-        go.wait(10)
-        with requests.get(
-            f"{instance.url}/api/4.0/user",
-            headers={**CSRF, "Cookie": f"{pair.cookie_name}={cookie}"},
-            timeout=30,
-        ) as response:
-            with lock:
-                results.append(response.status_code)
-
-    threads = [threading.Thread(target=call, args=((pair.a, pair.b)[i % 2],)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    go.set()
-    for thread in threads:
-        thread.join(timeout=40)
+    headers = {**CSRF, "Cookie": f"{pair.cookie_name}={cookie}"}
+    results = parallel_get([pair.a, pair.b], "/api/4.0/user", headers, 16)
     assert results == [200] * 16
     assert pair.emulator.state.token_requests["refresh_token"] == refreshes + 1
     assert status(http, pair.b) == 200
@@ -224,25 +204,8 @@ def test_short_tokens_and_the_default_margin_refresh_once_over_both_instances(
     cookie = http.cookies[pair.cookie_name]
     time.sleep(3.2)  # past half the lifetime: due
     refreshes = pair.emulator.state.token_requests["refresh_token"]
-    results: list[int] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(20)
-
-    def call(instance: Instance) -> None:
-        barrier.wait(10)
-        with requests.get(
-            f"{instance.url}/api/4.0/user",
-            headers={**CSRF, "Cookie": f"{pair.cookie_name}={cookie}"},
-            timeout=30,
-        ) as response:
-            with lock:
-                results.append(response.status_code)
-
-    threads = [threading.Thread(target=call, args=((pair.a, pair.b)[i % 2],)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=40)
+    headers = {**CSRF, "Cookie": f"{pair.cookie_name}={cookie}"}
+    results = parallel_get([pair.a, pair.b], "/api/4.0/user", headers, 20)
     assert results == [200] * 20
     assert pair.emulator.state.token_requests["refresh_token"] == refreshes + 1
     assert_store_consistent(redis_client, pair.prefix)

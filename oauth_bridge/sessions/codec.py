@@ -3,7 +3,11 @@
 Use it from a store implementation, never from views: it turns records into opaque bytes and back.
 The browser holds ``{session_id}.{secret}``; a store holds only the session id and a value sealed
 by :class:`~oauth_bridge.crypto.TokenCipher` with that secret, so a dump of the store reveals no
-token, name or e-mail address. A pending login is sealed with a secret derived from the browser's
+token, name or e-mail address. Beside it each value carries a hash of its user (the load script
+finds the user's logout-everywhere mark by it) and a revocation escrow of its tokens under the key
+ring alone, so the bridge can end at Looker a session it ends without its cookie; a dump alone
+still opens nothing (docs/security.md, *Ending sessions and refreshing once*).
+A pending login is sealed with a secret derived from the browser's
 binding cookie, which the store never sees, so a dump does not reveal PKCE verifiers either.
 """
 

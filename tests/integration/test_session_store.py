@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import secrets
 import threading
@@ -20,6 +21,7 @@ from oauth_bridge.crypto import TokenCipher
 from oauth_bridge.errors import ConfigError, StoreUnavailable, TooManyRequests
 from oauth_bridge.models import PendingLogin, TokenSet, UserInfo
 from oauth_bridge.sessions import MemorySessionStore, RedisSessionStore, build_store
+from oauth_bridge.sessions.codec import user_tag, value_user_tag
 from tests.support.redis_fixtures import RedisServer
 
 AnyStore = RedisSessionStore | MemorySessionStore
@@ -416,6 +418,40 @@ def test_load_reseals_sessions_still_under_an_old_key(make_store: StoreFactory) 
     cookie, record = make_store((KEY_A,)).create(VIEWER, realistic_tokens())
     assert make_store((KEY_B, KEY_A)).load(cookie) == record
     assert make_store((KEY_B,)).load(cookie) == record  # re-sealed under B by that load
+
+
+def _version_1_value(record: Any, secret: bytes) -> bytes:
+    """A value as stores wrote them before the escrow: ``{created_ms}:`` + sealed 7 fields."""
+    header = b"%d:" % round(record.created_at * 1000)
+    body = json.dumps(
+        [
+            record.user.id,
+            record.user.display_name,
+            record.user.email,
+            record.tokens.access_token,
+            record.tokens.refresh_token,
+            record.tokens.expires_at,
+            record.version,
+        ]
+    ).encode()
+    aad = b"oauth_bridge/session/1|" + record.session_id.encode() + b"|" + header
+    return header + TokenCipher((KEY_A,)).seal(body, secret, aad)
+
+
+def test_sessions_written_before_the_escrow_still_open_and_gain_one(
+    make_store: StoreFactory,
+) -> None:
+    ended = Ended()
+    store = make_store(on_ended=ended)
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    secret = base64.urlsafe_b64decode(cookie.split(".")[1] + "=")
+    make_store.restore_value(record.session_id, _version_1_value(record, secret))
+    assert value_user_tag(_version_1_value(record, secret)) is None
+    assert store.load(cookie) == record  # read, then re-sealed as version 2
+    upgraded = make_store.raw_value(record.session_id)
+    assert upgraded is not None and value_user_tag(upgraded) == user_tag(ANALYST.id)
+    assert store.delete_user_sessions(ANALYST.id) == 1
+    assert ended.access_tokens() == {record.tokens.access_token}
 
 
 # --- expiry ---------------------------------------------------------------------------------

@@ -61,8 +61,10 @@ class Settings:
     pending_login_ttl: int = 600
     max_pending_logins: int = 5
     """Pending logins one browser may hold at once; a new one drops the oldest."""
+    max_sessions_per_user: int = 20
+    """Live sessions one user may hold; a new sign-in beyond it ends the oldest (revoked)."""
     refresh_margin: int = 30
-    """Refresh an access token this many seconds before it expires."""
+    """Refresh an access token this many seconds before it expires (at most half its lifetime)."""
     refresh_lock_timeout: float = 15.0
     max_body_bytes: int = 10 * 1024 * 1024
     upstream_connect_timeout: float = 5.0
@@ -285,6 +287,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "SESSION_MAX_AGE": ("session_max_age", _positive_int),
         "PENDING_LOGIN_TTL": ("pending_login_ttl", _positive_int),
         "MAX_PENDING_LOGINS": ("max_pending_logins", _positive_int),
+        "MAX_SESSIONS_PER_USER": ("max_sessions_per_user", _positive_int),
         "REFRESH_MARGIN": ("refresh_margin", _non_negative_int),
         "REFRESH_LOCK_TIMEOUT": ("refresh_lock_timeout", _positive_float),
         "MAX_BODY_BYTES": ("max_body_bytes", _positive_int),

@@ -72,8 +72,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     observability.init_observability(app, settings, app_metrics)
     _warn_about_risky_settings(settings)
     front_end.init_front_end(app, settings)
-    store = build_store(settings)
     looker = LookerClient(settings)
+    store = build_store(settings, on_ended=looker.revoke_grants)
     upstream = LookerApi.from_settings(settings)
     # Idle keep-alive sockets are closed when the app goes away, even if nobody calls close_app.
     weakref.finalize(app, upstream.close)

@@ -66,7 +66,12 @@ class Settings:
     refresh_margin: int = 30
     """Refresh an access token this many seconds before it expires (at most half its lifetime)."""
     refresh_lock_timeout: float = 15.0
-    max_body_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body the proxy forwards; Looker API 4.0 bodies are JSON or text."""
+    body_read_timeout: float = 30.0
+    """Seconds a request body may take to arrive once the bridge starts reading it (408 beyond)."""
+    max_body_uploads: int = 64
+    """Request bodies one worker process reads at once (503 with Retry-After beyond)."""
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 120.0
     upstream_pool_size: int = 32
@@ -291,6 +296,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "REFRESH_MARGIN": ("refresh_margin", _non_negative_int),
         "REFRESH_LOCK_TIMEOUT": ("refresh_lock_timeout", _positive_float),
         "MAX_BODY_BYTES": ("max_body_bytes", _positive_int),
+        "BODY_READ_TIMEOUT": ("body_read_timeout", _positive_float),
+        "MAX_BODY_UPLOADS": ("max_body_uploads", _positive_int),
         "UPSTREAM_CONNECT_TIMEOUT": ("upstream_connect_timeout", _positive_float),
         "UPSTREAM_READ_TIMEOUT": ("upstream_read_timeout", _positive_float),
         "UPSTREAM_POOL_SIZE": ("upstream_pool_size", _positive_int),

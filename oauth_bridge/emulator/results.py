@@ -25,13 +25,16 @@ _BATCH = 500
 
 
 def row(fields: list[str], n: int) -> dict[str, str | int | float]:
-    """Row ``n`` (1-based) of any query over the ``orders`` view."""
+    """Row ``n`` (1-based) of any query over the ``orders`` view: one order, so its measures are
+    that order's (the fields of :data:`oauth_bridge.emulator.lookml.ORDERS_FIELDS`)."""
     values: dict[str, str | int | float] = {
         "orders.id": n,
         "orders.created_date": f"2024-{(n % 12) + 1:02d}-{(n % 28) + 1:02d}",
         "orders.status": _STATUSES[n % len(_STATUSES)],
         "orders.amount": round((n * 7919) % 100_000 / 100, 2),
     }
+    values["orders.count"] = 1
+    values["orders.total_amount"] = values["orders.amount"]
     return {name: values.get(name, f"{name}-{n}") for name in fields}
 
 

@@ -1,7 +1,9 @@
 """JSON for the Looker 4.0 schemas the emulator serves, field names and types as in the spec.
 
 Field lists follow ``Looker.4.0.oas.json`` (sdk-codegen ``spec/``, API 4.0.26.12): ``User``,
-``LookWithQuery``, ``Dashboard``, ``Folder``, ``Query``, ``OauthClientApp``, ``ApiVersion``.
+``LookWithQuery``, ``Dashboard``, ``Folder``, ``Query``, ``OauthClientApp``, ``ApiVersion``,
+``LookmlModel`` and ``LookmlModelExplore``; those vendored in :mod:`.spec_schemas` are
+completed with every key the spec lists (:func:`~oauth_bridge.emulator.spec.complete`).
 Ids are strings; fields this fake has no data for are ``null``, as Looker sends them.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from oauth_bridge.emulator import lookml
 from oauth_bridge.emulator.records import ClientApp, iso
 from oauth_bridge.emulator.seed import (
     EDIT_ROLES,
@@ -20,6 +23,7 @@ from oauth_bridge.emulator.seed import (
     Query,
     User,
 )
+from oauth_bridge.emulator.spec import complete
 
 CREATED_AT = "2024-01-02T03:04:05.000+00:00"
 
@@ -102,7 +106,7 @@ def folder_base(folder: Folder) -> dict[str, Any]:
 
 
 def query_json(query: Query, api_url: str) -> dict[str, Any]:
-    return {
+    body = {
         "can": {"run": True, "see_results": True},
         "id": query.id,
         "model": query.model,
@@ -118,12 +122,132 @@ def query_json(query: Query, api_url: str) -> dict[str, Any]:
         "row_total": None,
         "subtotals": None,
         "vis_config": {"type": "looker_grid"},
-        "slug": f"q{query.id}",
+        "slug": query.slug_or_default,
         "client_id": None,
-        "url": f"/explore/{query.model}/{query.view}?qid=q{query.id}",
+        "url": f"/explore/{query.model}/{query.view}?qid={query.slug_or_default}",
         "query_timezone": "UTC",
         "has_table_calculations": False,
     }
+    return complete("Query", body | query.settings)
+
+
+def lookml_model_json(model: lookml.Model) -> dict[str, Any]:
+    """``LookmlModel``, its explores as ``LookmlModelNavExplore``."""
+    explores = [
+        {"name": e.name, "description": e.description, "label": e.label, "hidden": False}
+        for e in model.explores
+    ]
+    body = {
+        "can": {"index": True, "show": True},
+        "allowed_db_connection_names": [model.connection_name],
+        "explores": explores,
+        "has_content": bool(explores),
+        "label": model.label,
+        "name": model.name,
+        "project_name": model.project_name,
+        "unlimited_db_connections": False,
+    }
+    return complete("LookmlModel", body)
+
+
+def explore_field_json(f: lookml.Field, explore: lookml.Explore) -> dict[str, Any]:
+    """``LookmlModelExploreField`` for one dimension or measure."""
+    view_label = explore.label
+    return {
+        "align": "right" if f.is_numeric else "left",
+        "can_filter": True,
+        "category": "measure" if f.measure else "dimension",
+        "description": f.description,
+        "dimension_group": f.dimension_group,
+        "enumerations": None,
+        "field_group_label": None,
+        "has_allowed_values": False,
+        "hidden": False,
+        "is_filter": False,
+        "is_fiscal": False,
+        "is_numeric": f.is_numeric,
+        "is_timeframe": f.dimension_group is not None,
+        "can_time_filter": f.dimension_group is not None,
+        "label": f"{view_label} {f.label_short}",
+        "label_short": f.label_short,
+        "measure": f.measure,
+        "name": f.name,
+        "parameter": False,
+        "permanent": None,
+        "primary_key": f.primary_key,
+        "project_name": "thelook",
+        "requires_refresh_on_sort": False,
+        "scope": f.view,
+        "sortable": True,
+        "source_file": f"{f.view}.view.lkml",
+        "source_file_path": f"thelook/{f.view}.view.lkml",
+        "sql": f.sql,
+        "suggestable": not f.is_numeric and not f.measure,
+        "suggest_dimension": None if f.measure else f.name,
+        "suggest_explore": None if f.measure else explore.name,
+        "tags": [],
+        "type": f.type,
+        "value_format": None,
+        "value_format_name": f.value_format_name,
+        "view": f.view,
+        "view_label": view_label,
+        "dynamic": False,
+        "original_view": f.view,
+    }
+
+
+def lookml_explore_json(model: lookml.Model, explore: lookml.Explore, role: str) -> dict[str, Any]:
+    """``LookmlModelExplore`` with its fieldset; LookML links only for roles that develop."""
+    develops = role in EDIT_ROLES
+    fields = [explore_field_json(f, explore) for f in explore.fields]
+    body = {
+        "id": f"{model.name}::{explore.name}",
+        "name": explore.name,
+        "description": explore.description,
+        "label": explore.label,
+        "title": explore.label,
+        "scopes": [explore.name],
+        "can_total": True,
+        "can_develop": develops,
+        "can_see_lookml": develops,
+        "lookml_link": f"/projects/{model.project_name}/files/{explore.name}.view.lkml"
+        if develops
+        else None,
+        "can_save": True,
+        "can_explain": False,
+        "can_pivot_in_db": True,
+        "can_subtotal": True,
+        "has_timezone_support": True,
+        "supports_cost_estimate": False,
+        "connection_name": model.connection_name,
+        "dialect_name": "mysql",
+        "null_sort_treatment": "low",
+        "source_file": f"{model.name}.model.lkml",
+        "project_name": model.project_name,
+        "model_name": model.name,
+        "view_name": explore.name,
+        "hidden": False,
+        "sql_table_name": explore.sql_table_name,
+        "access_filter_fields": [],
+        "access_filters": [],
+        "aliases": [],
+        "always_filter": [],
+        "conditionally_filter": [],
+        "index_fields": [],
+        "sets": [],
+        "tags": [],
+        "errors": [],
+        "fields": {
+            "dimensions": [f for f in fields if not f["measure"]],
+            "measures": [f for f in fields if f["measure"]],
+            "filters": [],
+            "parameters": [],
+        },
+        "joins": [],
+        "group_label": model.label,
+        "always_join": [],
+    }
+    return complete("LookmlModelExplore", body)
 
 
 def look_json(look: Look, content: Content, role: str, api_url: str) -> dict[str, Any]:

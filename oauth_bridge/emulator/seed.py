@@ -9,6 +9,7 @@ return fresh objects each call, so ``POST /_emulator/reset`` restores them exact
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 ADMIN, DEVELOPER, VIEWER = "Admin", "Developer", "Viewer"
 ROLE_IDS = {ADMIN: "2", DEVELOPER: "3", VIEWER: "4"}
@@ -50,6 +51,14 @@ class Query:
     view: str
     fields: list[str]
     limit: int
+    slug: str | None = None
+    """``None`` for the seed queries, whose slug is ``q<id>``; ``create_query`` draws one."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The other writable ``Query`` keys a ``create_query`` body set (sorts, filters, …)."""
+
+    @property
+    def slug_or_default(self) -> str:
+        return self.slug or f"q{self.id}"
 
 
 @dataclass

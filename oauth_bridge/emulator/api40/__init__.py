@@ -1,9 +1,10 @@
 """Looker's API 4.0 on the emulator's API host, one module per resource.
 
 To add an operation, add a view to its resource's module (``users``, ``folders``, ``looks``,
-``dashboards``, ``queries``, ``client_apps``, ``versions``) with :func:`~.common.authed` and the
-rules of :mod:`.permissions`; a new resource is a new module whose ``bp`` is listed in
-:data:`BLUEPRINTS`. The API host (:mod:`oauth_bridge.emulator.api_host`) calls :func:`init_app`.
+``dashboards``, ``lookml_models``, ``queries``, ``client_apps``, ``versions``) with
+:func:`~.common.authed` and the rules of :mod:`.permissions`; a new resource is a new module
+whose ``bp`` is listed in :data:`BLUEPRINTS`. The API host
+(:mod:`oauth_bridge.emulator.api_host`) calls :func:`init_app`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from oauth_bridge.emulator.api40 import (
     client_apps,
     dashboards,
     folders,
+    lookml_models,
     looks,
     queries,
     users,
@@ -29,6 +31,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     folders.bp,
     looks.bp,
     dashboards.bp,
+    lookml_models.bp,
     queries.bp,
     client_apps.bp,
 )

@@ -10,11 +10,12 @@ Call these inside an :func:`~.common.authed` view: they read the content under t
 
 from __future__ import annotations
 
+from oauth_bridge.emulator import lookml
 from oauth_bridge.emulator.api40.common import current_state
 from oauth_bridge.emulator.errors import forbidden, not_found
 from oauth_bridge.emulator.seed import ADMIN, EDIT_ROLES, Content, Dashboard, Look, Query, User
 
-MODELS = {"thelook": frozenset({ADMIN, "Developer", "Viewer"}), "finance": EDIT_ROLES}
+MODELS = {name: model.roles for name, model in lookml.MODELS.items()}
 """LookML models and the roles that may query them."""
 
 
@@ -70,7 +71,24 @@ def dashboard_for(user: User, dashboard_id: str) -> Dashboard:
 
 def query_for(user: User, query_id: str) -> Query:
     """The query, or 404 when its model is not one ``user``'s role may query."""
-    query = content().queries.get(query_id)
+    return _queryable(user, content().queries.get(query_id))
+
+
+def query_for_slug(user: User, slug: str) -> Query:
+    """The query with ``slug``, or 404 as :func:`query_for`."""
+    found = next((q for q in content().queries.values() if q.slug_or_default == slug), None)
+    return _queryable(user, found)
+
+
+def _queryable(user: User, query: Query | None) -> Query:
     if query is None or user.role not in MODELS.get(query.model, frozenset()):
         raise not_found()
     return query
+
+
+def model_for(user: User, name: str) -> lookml.Model:
+    """The LookML model, or 404 when ``user``'s role may not see it (Looker hides it)."""
+    model = lookml.MODELS.get(name)
+    if model is None or user.role not in model.roles:
+        raise not_found()
+    return model

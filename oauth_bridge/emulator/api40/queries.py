@@ -1,10 +1,13 @@
-"""``/queries``: read saved queries and run them, or run an ad-hoc (inline) query.
+"""``/queries``: create queries, read them by id or slug and run them, or run an ad-hoc one.
 
 Results are made up and streamed by :mod:`oauth_bridge.emulator.results`; :func:`run_results`
 is the one way a view answers with rows (looks use it too).
 """
 
 from __future__ import annotations
+
+import secrets
+import string
 
 from flask import Blueprint, Response
 
@@ -16,7 +19,14 @@ from oauth_bridge.emulator.api40.common import (
     row_limit,
     with_fields,
 )
-from oauth_bridge.emulator.api40.permissions import MODELS, may_edit, query_for
+from oauth_bridge.emulator.api40.permissions import (
+    MODELS,
+    content,
+    may_edit,
+    query_for,
+    query_for_slug,
+)
+from oauth_bridge.emulator.api40.query_body import new_query
 from oauth_bridge.emulator.config import MAX_RESULT_ROWS
 from oauth_bridge.emulator.errors import LookerError, invalid, not_found
 from oauth_bridge.emulator.results import FORMATS, stream
@@ -31,6 +41,28 @@ def run_results(query: Query, result_format: str, rows: int) -> Response:
         raise LookerError(400, f"Unsupported result format: {result_format}")
     body = stream(current_state(), list(query.fields), rows, result_format)
     return Response(body, mimetype=FORMATS[result_format])
+
+
+SLUG_CHARS = string.ascii_letters + string.digits
+
+
+@bp.post("/queries")
+@authed
+def create_query(user: User) -> Response:
+    """Looker's ``create_query``: needs ``explore`` (403 for a Viewer), answers the new query."""
+    may_edit(user)
+    queries = content().queries
+    query_id = str(max((int(k) for k in queries if k.isdigit()), default=0) + 1)
+    slug = "".join(secrets.choice(SLUG_CHARS) for _ in range(22))
+    created = new_query(user, json_body(), query_id, slug)
+    queries[query_id] = created
+    return with_fields(schemas.query_json(created, current_state().api_url))
+
+
+@bp.get("/queries/slug/<slug>")
+@authed
+def slug_query(user: User, slug: str) -> Response:
+    return with_fields(schemas.query_json(query_for_slug(user, slug), current_state().api_url))
 
 
 @bp.get("/queries/<query_id>")

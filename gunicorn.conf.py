@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import resource
 import sys
 from typing import Any
 
@@ -38,11 +39,15 @@ bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"
 workers = _int("WEB_CONCURRENCY", 2)
 worker_class = _worker_class()
 # gevent: simultaneous connections per worker; gthread: the threads below do the work.
+# Anonymous requests are answered before their body is read and then closed, and signed-in
+# bodies are bounded by OAUTH_BRIDGE_MAX_BODY_UPLOADS and BODY_READ_TIMEOUT, so slow clients
+# cannot hold these for long (docs/security.md, "Request bodies and slow clients").
 worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
 threads = _int("GUNICORN_THREADS", 32)
 # Looker calls may take up to the bridge's upstream read timeout (120 s by default).
 timeout = _int("GUNICORN_TIMEOUT", 150)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+# Also the deadline for a request's headers in gevent workers (slow-header clients end here).
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 backlog = _int("GUNICORN_BACKLOG", 2048)
 # The access log would add a line per proxied call; the bridge logs what matters itself.
@@ -71,3 +76,25 @@ def pre_request(worker: Any, req: Any) -> None:
     if len(cookies) > 1:
         others = [(name, value) for name, value in req.headers if name != "COOKIE"]
         req.headers = [*others, ("COOKIE", "; ".join(cookies))]
+
+
+def _raise_open_file_limit(connections: int) -> None:
+    """Each connection may hold two descriptors (browser, Looker) plus Redis and log files;
+    a worker that runs out cannot even accept /healthz, so raise the soft limit to what
+    ``worker_connections`` needs (up to the hard limit) and say so when even that is short."""
+    needed = 2 * connections + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        print(
+            f"gunicorn.conf.py: the open-file limit ({soft}) is below the {needed} that "
+            f"worker_connections={connections} needs; lower GUNICORN_WORKER_CONNECTIONS or "
+            "raise the limit (ulimit -n)",
+            file=sys.stderr,
+        )
+
+
+_raise_open_file_limit(worker_connections)

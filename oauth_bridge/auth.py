@@ -198,13 +198,18 @@ def logout() -> BaseResponse:
     settings = services.settings
     everywhere = request.args.get("everywhere", "").lower() in ("1", "true", "yes")
     cookie_value = request_cookie(settings.cookie_name)
+    if everywhere and cookie_value and (current := services.store.load(cookie_value)):
+        # Before this session is deleted, so that a failure here can be retried with the same
+        # cookie. Ends this session too, each session's grant at Looker (the store hands the
+        # escrowed tokens to looker.revoke_grants), and marks the user so that a session the
+        # index missed is refused on its next load.
+        count = services.store.delete_user_sessions(current.user.id)
+        log.info("signed out user %s everywhere (%d sessions)", current.user.id, count)
     ended = services.store.delete(cookie_value) if cookie_value else None
     revoked = True
     if ended is not None:
-        if everywhere:
-            services.store.delete_user_sessions(ended.user.id)
-        revoked = services.looker.revoke(ended.tokens.access_token)
-        log.info("signed out user %s (everywhere=%s)", ended.user.id, everywhere)
+        revoked = services.looker.revoke_grant(ended.tokens)
+        log.info("signed out user %s", ended.user.id)
     if revoked:
         response = Response(status=204)
     else:

@@ -61,10 +61,17 @@ class Settings:
     pending_login_ttl: int = 600
     max_pending_logins: int = 5
     """Pending logins one browser may hold at once; a new one drops the oldest."""
+    max_sessions_per_user: int = 20
+    """Live sessions one user may hold; a new sign-in beyond it ends the oldest (revoked)."""
     refresh_margin: int = 30
-    """Refresh an access token this many seconds before it expires."""
+    """Refresh an access token this many seconds before it expires (at most half its lifetime)."""
     refresh_lock_timeout: float = 15.0
-    max_body_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body the proxy forwards; Looker API 4.0 bodies are JSON or text."""
+    body_read_timeout: float = 30.0
+    """Seconds a request body may take to arrive once the bridge starts reading it (408 beyond)."""
+    max_body_uploads: int = 64
+    """Request bodies one worker process reads at once (503 with Retry-After beyond)."""
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 120.0
     upstream_pool_size: int = 32
@@ -285,9 +292,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "SESSION_MAX_AGE": ("session_max_age", _positive_int),
         "PENDING_LOGIN_TTL": ("pending_login_ttl", _positive_int),
         "MAX_PENDING_LOGINS": ("max_pending_logins", _positive_int),
+        "MAX_SESSIONS_PER_USER": ("max_sessions_per_user", _positive_int),
         "REFRESH_MARGIN": ("refresh_margin", _non_negative_int),
         "REFRESH_LOCK_TIMEOUT": ("refresh_lock_timeout", _positive_float),
         "MAX_BODY_BYTES": ("max_body_bytes", _positive_int),
+        "BODY_READ_TIMEOUT": ("body_read_timeout", _positive_float),
+        "MAX_BODY_UPLOADS": ("max_body_uploads", _positive_int),
         "UPSTREAM_CONNECT_TIMEOUT": ("upstream_connect_timeout", _positive_float),
         "UPSTREAM_READ_TIMEOUT": ("upstream_read_timeout", _positive_float),
         "UPSTREAM_POOL_SIZE": ("upstream_pool_size", _positive_int),

@@ -78,6 +78,22 @@ class TokenCipher:
         except InvalidCiphertext:
             return self._ring_open(inner, self._ring), True
 
+    def seal_ring_only(self, plaintext: bytes) -> str:
+        """Encrypt under the first ring key only (Fernet text): the revocation escrow.
+
+        Weaker than :meth:`seal` on purpose: the bridge itself must open it without the
+        session's cookie, to end that session's grant at Looker (docs/security.md, *Ending
+        sessions and refreshing once*). Callers bind it to its session inside ``plaintext``.
+        """
+        return self._ring.encrypt(plaintext).decode("ascii")
+
+    def open_ring_only(self, token: str) -> bytes:
+        """What :meth:`seal_ring_only` sealed, under any ring key; InvalidCiphertext otherwise."""
+        try:
+            return self._ring.decrypt(token.encode("ascii"))
+        except (InvalidToken, UnicodeEncodeError, ValueError):
+            raise InvalidCiphertext("no key in the ring opens this escrow") from None
+
     def needs_rotation(self, blob: bytes, session_secret: bytes, aad: bytes) -> bool:
         """True when the blob opens, but not under the first key: re-seal it on the next write."""
         return self.open_checked(blob, session_secret, aad)[1]

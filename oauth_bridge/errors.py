@@ -9,13 +9,16 @@ every JSON error comes out of one function. Tree::
     OAuthBridgeError
     ├── ConfigError                 bad settings; stops the app at start
     └── BridgeError                 an HTTP answer to a request
-        ├── BadRequest (400)        ├── InvalidPath, InvalidReturnTo, InvalidLoginState
+        ├── BadRequest (400)        ├── InvalidPath, InvalidReturnTo, InvalidLoginState,
+        │                           │   MalformedBody, IncompleteBody
         ├── NotAuthenticated (401)
         ├── Forbidden (403)         ├── CsrfRejected, OriginRejected
+        ├── RequestTimeout (408)
         ├── PayloadTooLarge (413)
         ├── TooManyRequests (429)
         ├── UpstreamError (502)     ├── UpstreamTimeout (504)
-        └── StoreUnavailable (503)
+        ├── StoreUnavailable (503)
+        └── UploadsBusy (503)
 """
 
 from __future__ import annotations
@@ -84,6 +87,16 @@ class InvalidLoginState(BadRequest):
     default_message = "This sign-in link is unknown, expired, already used or from another browser."
 
 
+class MalformedBody(BadRequest):
+    code = "malformed_body"
+    default_message = "The request body is not valid HTTP framing (a bad chunk or trailer)."
+
+
+class IncompleteBody(BadRequest):
+    code = "incomplete_body"
+    default_message = "The request body ended before its declared length."
+
+
 class NotAuthenticated(BridgeError):
     status = 401
     code = "not_authenticated"
@@ -110,6 +123,12 @@ class NotFound(BridgeError):
     status = 404
     code = "not_found"
     default_message = "There is nothing at this address."
+
+
+class RequestTimeout(BridgeError):
+    status = 408
+    code = "request_timeout"
+    default_message = "The request body did not arrive in time."
 
 
 class PayloadTooLarge(BridgeError):
@@ -142,6 +161,15 @@ class StoreUnavailable(BridgeError):
     default_message = "The session store is unavailable; try again shortly."
 
     def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class UploadsBusy(BridgeError):
+    status = 503
+    code = "uploads_busy"
+    default_message = "The bridge is receiving too many request bodies; try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 

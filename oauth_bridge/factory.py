@@ -17,7 +17,16 @@ from flask import Flask, Request
 from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from oauth_bridge import auth, front_end, health, observability, proxy, rate_limits, security
+from oauth_bridge import (
+    auth,
+    front_end,
+    health,
+    observability,
+    proxy,
+    rate_limits,
+    request_body,
+    security,
+)
 from oauth_bridge.config import Settings, is_loopback_host, load_settings
 from oauth_bridge.errors import register_error_handlers
 from oauth_bridge.looker.client import LookerClient
@@ -68,12 +77,13 @@ def create_app(settings: Settings | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
 
+    request_body.init_app(app, settings)
     app_metrics = Metrics()
     observability.init_observability(app, settings, app_metrics)
     _warn_about_risky_settings(settings)
     front_end.init_front_end(app, settings)
-    store = build_store(settings)
     looker = LookerClient(settings)
+    store = build_store(settings, on_ended=looker.revoke_grants)
     upstream = LookerApi.from_settings(settings)
     # Idle keep-alive sockets are closed when the app goes away, even if nobody calls close_app.
     weakref.finalize(app, upstream.close)

@@ -26,6 +26,10 @@ class TokenSet:
     refresh_token: str | None
     expires_at: float
     """Epoch seconds."""
+    expires_in: float | None = None
+    """The lifetime Looker granted this access token, in seconds (None: not known, e.g. a
+    session sealed before it was kept). The refresh margin is capped at half of it, so a
+    token shorter-lived than the margin is not refreshed on every request."""
 
 
 @dataclass(frozen=True)

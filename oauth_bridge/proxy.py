@@ -4,7 +4,8 @@ Use this blueprint for every browser call to Looker's API. The browser's cookie 
 the bridge swaps it for the user's Looker token and forwards only an allowlist of headers, to
 the configured API host only (through the app's :class:`~oauth_bridge.looker.upstream.LookerApi`).
 Answers are streamed chunk by chunk from a pooled keep-alive connection, so a large CSV never
-sits in the bridge's memory.
+sits in the bridge's memory. Request bodies are read only once the request is allowed, and are
+streamed to Looker the same way (:mod:`oauth_bridge.request_body`).
 
 Also accepted: the official SDK's ``ProxySession`` convention (sdk-rtl ``proxySession.ts``: the
 real target URL travels in ``X-Forwarded-For`` and the request goes to the proxy URL), on
@@ -13,6 +14,7 @@ real target URL travels in ``X-Forwarded-For`` and the request goes to the proxy
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -31,11 +33,11 @@ from urllib3.exceptions import (
 from werkzeug.datastructures import HeaderSet, ResponseCacheControl
 from werkzeug.http import parse_cache_control_header, parse_set_header
 
+from oauth_bridge import request_body
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import (
     BadRequest,
     InvalidPath,
-    PayloadTooLarge,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -176,34 +178,11 @@ def forwarded_headers() -> dict[str, str]:
     return headers
 
 
-def read_body(settings: Settings) -> bytes | None:
-    """The request body, refused with 413 as soon as it is known to exceed the limit.
-
-    Bodies are JSON or form data of modest size, so they are held in memory: that lets a GET
-    be replayed after a refresh and keeps a half-sent body from ever reaching Looker.
-    """
-    limit = settings.max_body_bytes
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge()
-    stream = request.stream  # Werkzeug's limited stream: never reads past Content-Length
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := stream.read(min(CHUNK_SIZE, limit + 1 - size)):
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge()
-        chunks.append(chunk)
-    if not chunks and request.method in ("GET", "HEAD", "DELETE"):
-        return None
-    return b"".join(chunks)
-
-
 # ----------------------------------------------------------------------------- forwarding
 def _send(
     services: Services,
     target: Target,
-    body: bytes | None,
+    body: bytes | Iterator[bytes] | None,
     headers: dict[str, str],
     token: str,
 ) -> urllib3.BaseHTTPResponse:
@@ -319,22 +298,58 @@ def to_browser(upstream: urllib3.BaseHTTPResponse) -> Response:
 
 
 def forward(target: Target) -> Response:
-    """Send ``target`` upstream as the signed-in user; one refresh-and-retry on a 401."""
+    """Send ``target`` upstream as the signed-in user; one refresh-and-retry on a 401.
+
+    Everything that can refuse the request (CSRF, Origin and path in :func:`guard_api`, query,
+    headers, declared size, session, token) runs before the body is read, so a refused request
+    costs no body bytes; the connection is then closed (``request_body.CloseUnread``).
+    """
     services = get_services()
     settings = services.settings
     headers = forwarded_headers()
-    body = read_body(settings)
+    framing = request_body.framing_of(request.environ)
+    request_body.check_declared_size(framing, settings.max_body_bytes)
     active: ActiveSession = services.tokens.current_session()
     token = services.tokens.access_token(active)
-    upstream = _send(services, target, body, headers, token)
+    with request_body.open_body(framing, settings) as body:
+        headers.update(body.upstream_headers())
+        if request.method in RETRY_ON_401:
+            return _forward_replayable(services, target, body, headers, active, token)
+        upstream = _send(services, target, _payload(body), headers, token)
     if upstream.status != 401:
         return to_browser(upstream)
     _discard(upstream)
-    if request.method not in RETRY_ON_401:
-        services.tokens.end_session(active)
-        raise not_authenticated("Looker refused your session; sign in again.")
+    services.tokens.end_session(active)
+    raise not_authenticated("Looker refused your session; sign in again.")
+
+
+def _payload(body: request_body.RequestBody) -> bytes | Iterator[bytes] | None:
+    """The body for urllib3: its first chunk is read before Looker is called, so a body that is
+    bad or slow from its start never opens an upstream request (most bodies fit in one chunk)."""
+    if not body.framing.has_body:
+        return None if request.method == "DELETE" else b""
+    chunks = body.chunks()
+    first = next(chunks, b"")
+    return itertools.chain((first,), chunks)
+
+
+def _forward_replayable(
+    services: Services,
+    target: Target,
+    body: request_body.RequestBody,
+    headers: dict[str, str],
+    active: ActiveSession,
+    token: str,
+) -> Response:
+    """GET and HEAD: held whole (a small body at most) so the call can be replayed after a
+    refresh; they change nothing at Looker, so a replay is safe."""
+    payload = body.read_all(request_body.REPLAY_BODY_LIMIT) if body.framing.has_body else None
+    upstream = _send(services, target, payload, headers, token)
+    if upstream.status != 401:
+        return to_browser(upstream)
+    _discard(upstream)
     token = services.tokens.refresh_rejected(active, token)
-    upstream = _send(services, target, body, headers, token)
+    upstream = _send(services, target, payload, headers, token)
     if upstream.status == 401:
         _discard(upstream)
         services.tokens.end_session(active)

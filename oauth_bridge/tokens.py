@@ -2,8 +2,10 @@
 
 The session record holds the tokens; this module is the only writer after sign-in. A refresh
 happens under a lock in the session store (a Redis lock shared by every bridge process), and
-whoever waited for the lock re-reads the record first, so twenty parallel requests at the moment
-of expiry cause one call to Looker's token endpoint. A refresh that Looker refuses ends the session.
+whoever waited for the lock re-reads the record first and uses a token that changed meanwhile
+unless it has actually expired, so twenty parallel requests at the moment of expiry cause one
+call to Looker's token endpoint, whatever the token's lifetime and ``REFRESH_MARGIN``.
+A refresh that Looker refuses ends the session.
 """
 
 from __future__ import annotations
@@ -64,8 +66,19 @@ class TokenManager:
             raise not_authenticated("Your session has ended; sign in again.")
         return ActiveSession(cookie_value=cookie_value, record=record)
 
+    def margin(self, tokens: TokenSet) -> float:
+        """How early to refresh: ``REFRESH_MARGIN``, but at most half the token's lifetime.
+
+        A margin at or above the lifetime would make every fresh token due at once, and every
+        request would refresh again.
+        """
+        margin = float(self.settings.refresh_margin)
+        if tokens.expires_in is not None and tokens.expires_in > 0:
+            return min(margin, tokens.expires_in / 2)
+        return margin
+
     def needs_refresh(self, tokens: TokenSet) -> bool:
-        return tokens.expires_at - self.settings.refresh_margin <= time.time()
+        return tokens.expires_at - self.margin(tokens) <= time.time()
 
     def access_token(self, active: ActiveSession) -> str:
         """A token Looker should accept; refreshed first when it is about to expire."""
@@ -94,8 +107,10 @@ class TokenManager:
             if current is None:
                 raise not_authenticated("Your session has ended; sign in again.")
             tokens = current.tokens
-            if tokens.access_token != stale_token and not self.needs_refresh(tokens):
-                return tokens  # another request refreshed while we waited
+            if tokens.access_token != stale_token and tokens.expires_at > time.time():
+                # Another request refreshed while we waited: use its token while it is valid,
+                # even inside the margin, or twenty waiters would refresh twenty times.
+                return tokens
             if not tokens.refresh_token:
                 self.store.delete(active.cookie_value)
                 raise not_authenticated("Your Looker session has expired; sign in again.")

@@ -13,6 +13,8 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -29,6 +31,9 @@ from oauth_bridge.models import TokenSet, UserInfo
 log = logging.getLogger(__name__)
 
 SCOPE = "cors_api"
+
+REVOKE_PARALLELISM = 8
+"""Revocations in flight at once when many sessions end together (logout everywhere)."""
 
 
 class LookerOAuth2Session(OAuth2Session):  # type: ignore[misc]
@@ -223,6 +228,37 @@ class LookerClient:
         # 404 means Looker no longer knows the token: it is as revoked as it gets.
         return response.status_code in (200, 204, 404)
 
+    def revoke_grant(self, tokens: TokenSet) -> bool:
+        """End a whole grant at Looker, also when its access token has already expired.
+
+        ``DELETE /api/logout`` needs a live access token; an expired one is first traded for a
+        new one with the refresh token (Looker's logout then destroys both). A refresh Looker
+        refuses means the grant is already dead. Never raises, as :meth:`revoke`.
+        """
+        if tokens.expires_at > time.time() or not tokens.refresh_token:
+            return self.revoke(tokens.access_token)
+        try:
+            fresh = self.refresh(tokens.refresh_token)
+        except TokenRequestRejected:
+            return True  # Looker no longer honours the refresh token: nothing left to end
+        except (UpstreamError, UpstreamTimeout) as exc:
+            log.warning("could not revoke a grant at Looker: %s", exc.message)
+            return False
+        return self.revoke(fresh.access_token)
+
+    def revoke_grants(self, grants: Sequence[TokenSet]) -> int:
+        """End each grant at Looker (a few at a time); returns how many Looker confirmed.
+
+        The session store hands over the grants of sessions it ends without their cookie
+        (logout everywhere, the per-user session cap); see docs/security.md.
+        """
+        if not grants:
+            return 0
+        if len(grants) == 1:
+            return int(self.revoke_grant(grants[0]))
+        with ThreadPoolExecutor(max_workers=min(REVOKE_PARALLELISM, len(grants))) as pool:
+            return sum(pool.map(self.revoke_grant, grants))
+
     def _call(self, method: str, path: str, access_token: str) -> requests.Response:
         try:
             return self._http.request(
@@ -247,4 +283,5 @@ def _token_set(token: dict[str, Any], previous_refresh_token: str | None) -> Tok
         access_token=str(token["access_token"]),
         refresh_token=token.get("refresh_token") or previous_refresh_token,
         expires_at=time.time() + expires_in,
+        expires_in=expires_in,
     )

@@ -18,6 +18,7 @@ from oauth_bridge.config import Settings
 from oauth_bridge.crypto import TokenCipher
 from oauth_bridge.models import SessionRecord, TokenSet, UserInfo
 from oauth_bridge.redis_url import effective_key_prefix, redis_client
+from oauth_bridge.sessions.base import GrantSink
 from oauth_bridge.sessions.memory import MemorySessionStore
 from oauth_bridge.sessions.redis import RedisSessionStore, check_eviction_policy
 
@@ -37,7 +38,8 @@ class SessionStore(Protocol):
     """What the views and the token manager do to signed-in sessions."""
 
     def create(self, user: UserInfo, tokens: TokenSet) -> tuple[str, SessionRecord]:
-        """A brand-new session; returns ``(cookie_value, record)``."""
+        """A brand-new session; returns ``(cookie_value, record)``. Past the per-user cap the
+        oldest sessions end in the same step (their grants go to the store's ``on_ended``)."""
         ...
 
     def load(self, cookie_value: str) -> SessionRecord | None:
@@ -54,7 +56,8 @@ class SessionStore(Protocol):
         ...
 
     def delete_user_sessions(self, user_id: str) -> int:
-        """Logout everywhere; returns how many live sessions ended."""
+        """Logout everywhere (their grants go to the store's ``on_ended``, and a mark stops
+        any session of the user created until now); returns how many live sessions ended."""
         ...
 
     def refresh_lock(self, session_id: str, timeout: float) -> AbstractContextManager[bool]:
@@ -94,9 +97,13 @@ class Store(SessionStore, PendingLoginStore, Protocol):
     def close(self) -> None: ...
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings, on_ended: GrantSink | None = None) -> Store:
     """The store ``settings.session_store`` names: ``redis`` (any form of
-    :func:`~oauth_bridge.redis_url.parse_redis_url`) or ``memory`` (demo only)."""
+    :func:`~oauth_bridge.redis_url.parse_redis_url`) or ``memory`` (demo only).
+
+    ``on_ended`` receives the tokens of sessions the store ends without their cookie (logout
+    everywhere, the per-user cap), so that they end at Looker too (``LookerClient.revoke_grants``).
+    """
     cipher = TokenCipher(settings.token_keys)
     if settings.session_store == "memory":
         reason = (
@@ -113,6 +120,8 @@ def build_store(settings: Settings) -> Store:
             cipher,
             idle_timeout=settings.session_idle_timeout,
             max_age=settings.session_max_age,
+            max_sessions=settings.max_sessions_per_user,
+            on_ended=on_ended,
         )
     client = redis_client(settings)
     try:
@@ -126,4 +135,6 @@ def build_store(settings: Settings) -> Store:
         prefix=effective_key_prefix(settings),
         idle_timeout=settings.session_idle_timeout,
         max_age=settings.session_max_age,
+        max_sessions=settings.max_sessions_per_user,
+        on_ended=on_ended,
     )

@@ -8,14 +8,23 @@ bytes.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
 from oauth_bridge.crypto import InvalidCiphertext
+from oauth_bridge.errors import StoreUnavailable
 from oauth_bridge.models import SessionRecord, TokenSet, UserInfo
-from oauth_bridge.sessions.codec import SessionCodec, parse_cookie, used_login_key
+from oauth_bridge.sessions.codec import SessionCodec, parse_cookie, used_login_key, user_tag
+
+log = logging.getLogger("oauth_bridge.sessions")
+
+GrantSink = Callable[[Sequence[TokenSet]], object]
+"""Takes the tokens of sessions a store ended without their cookie, to end them at Looker."""
+
+DEFAULT_MAX_SESSIONS = 20
 
 
 class _Unlocked(NamedTuple):
@@ -29,22 +38,34 @@ class _Unlocked(NamedTuple):
 class SealedStore(ABC):
     """Sessions and pending logins, sealed by a :class:`SessionCodec`, kept by a subclass."""
 
-    def __init__(self, codec: SessionCodec) -> None:
+    def __init__(
+        self,
+        codec: SessionCodec,
+        *,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        on_ended: GrantSink | None = None,
+    ) -> None:
+        if max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
         self._codec = codec
+        self._max_sessions = max_sessions
+        self._on_ended: GrantSink = on_ended or (lambda grants: None)
 
     # --- what a backend supplies ------------------------------------------------------------
 
     @abstractmethod
     def _insert(
         self, session_id: str, user_id: str, value: bytes, ttl_ms: int, deadline_ms: int
-    ) -> None:
+    ) -> list[tuple[str, bytes]]:
         """Store a new session value for ``ttl_ms`` and index it under its user until
-        ``deadline_ms`` (epoch ms), both at once."""
+        ``deadline_ms`` (epoch ms), ending the user's oldest live sessions so that at most
+        ``self._max_sessions`` remain, all at once. Returns the ended ``(id, value)`` pairs."""
 
     @abstractmethod
     def _read_sliding(self, session_id: str) -> bytes | None:
         """The value, its idle expiry slid forward but never past its absolute lifetime (read
-        from the value's clear ``{created_ms}:`` header); a value past it is deleted."""
+        from the value's clear ``{created_ms}:`` header); a value past it, or created at or
+        before its user's logout-everywhere mark (found by the header's user tag), is deleted."""
 
     @abstractmethod
     def _read(self, session_id: str) -> bytes | None:
@@ -63,6 +84,12 @@ class SealedStore(ABC):
         """Delete the session and its entry in the user's index."""
 
     @abstractmethod
+    def _remove_user(self, user_id: str, tag: str) -> list[tuple[str, bytes]]:
+        """End every indexed session of the user and set the user's mark ("sessions created
+        until now are invalid", kept at least ``max_age``), all at once; returns the ended
+        ``(id, value)`` pairs."""
+
+    @abstractmethod
     def _insert_used_mark(self, key_id: str, ttl_ms: int) -> bool:
         """Set a "used" mark for ``ttl_ms`` unless one is there (then False): set-if-absent."""
 
@@ -77,8 +104,28 @@ class SealedStore(ABC):
         cookie_value, secret, record = codec.new_session(user, tokens)
         deadline_ms = round(record.created_at * 1000) + codec.max_age * 1000
         value = codec.seal(record, secret)
-        self._insert(record.session_id, user.id, value, codec.initial_ttl_ms(), deadline_ms)
+        ended = self._insert(record.session_id, user.id, value, codec.initial_ttl_ms(), deadline_ms)
+        if ended:
+            log.info("user %s reached %d sessions: ended the oldest", user.id, self._max_sessions)
+            self._hand_over(ended)
         return cookie_value, record
+
+    def delete_user_sessions(self, user_id: str) -> int:
+        """Logout everywhere: end every session of the user, their grants at Looker too, and
+        mark the user so a session the index missed cannot come back; returns how many."""
+        ended = self._remove_user(user_id, user_tag(user_id))
+        self._hand_over(ended)
+        return len(ended)
+
+    def _hand_over(self, ended: list[tuple[str, bytes]]) -> None:
+        """Give the escrowed tokens of sessions ended without their cookie to ``on_ended``."""
+        grants = [
+            tokens
+            for session_id, value in ended
+            if (tokens := self._codec.open_escrow(session_id, value)) is not None
+        ]
+        if grants:
+            self._on_ended(grants)
 
     def _unlock(self, cookie_value: str, read: Callable[[str], bytes | None]) -> _Unlocked | None:
         """The session the cookie's secret opens, read by ``read``; None for anything else."""
@@ -103,7 +150,10 @@ class SealedStore(ABC):
         if self._codec.expired(record):
             return None  # the backend already deleted it, by the same clock
         if found.stale_key:
-            self._swap(record.session_id, found.value, self._codec.seal(record, found.secret))
+            try:
+                self._swap(record.session_id, found.value, self._codec.seal(record, found.secret))
+            except StoreUnavailable:
+                pass  # e.g. Redis is full: the session still works, it is re-sealed next time
         return record
 
     def save_tokens(self, cookie_value: str, tokens: TokenSet) -> SessionRecord | None:

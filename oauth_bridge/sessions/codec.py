@@ -3,7 +3,11 @@
 Use it from a store implementation, never from views: it turns records into opaque bytes and back.
 The browser holds ``{session_id}.{secret}``; a store holds only the session id and a value sealed
 by :class:`~oauth_bridge.crypto.TokenCipher` with that secret, so a dump of the store reveals no
-token, name or e-mail address. A pending login is not kept here at all (it is sealed in the
+token, name or e-mail address. Beside it each value carries a hash of its user (the load script
+finds the user's logout-everywhere mark by it) and a revocation escrow of its tokens under the key
+ring alone, so the bridge can end at Looker a session it ends without its cookie; a dump alone
+still opens nothing (docs/security.md, *Ending sessions and refreshing once*).
+A pending login is not kept here at all (it is sealed in the
 browser's login cookie, see :mod:`oauth_bridge.login_cookie`): the store holds only a hashed
 "this state was used" mark, written once Looker accepted the code.
 """
@@ -16,6 +20,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
+from typing import NamedTuple
 
 from oauth_bridge.crypto import SECRET_BYTES, InvalidCiphertext, TokenCipher
 from oauth_bridge.models import ID_RE, SessionRecord, TokenSet, UserInfo
@@ -58,12 +63,71 @@ def created_ms(value: bytes) -> int | None:
     return int(header) if colon and header.isdigit() else None
 
 
-def _session_aad(session_id: str, header: bytes) -> bytes:
-    return b"oauth_bridge/session/1|" + session_id.encode("ascii") + b"|" + header
+def user_tag(user_id: str) -> str:
+    """The clear name of a user inside the store's values and the logout-everywhere marks.
+
+    A hash, not the id itself: the load script needs it to find the user's mark in the same
+    round trip, and it tells a dump no more than the per-user index key already does.
+    """
+    digest = hashlib.sha256(b"oauth_bridge/user\x00" + user_id.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:_TAG_CHARS]
 
 
-def _header(created: int) -> bytes:
-    return b"%d:" % created
+_TAG_CHARS = 32
+_HEX = frozenset(b"0123456789abcdef")
+
+
+class _Parts(NamedTuple):
+    header: bytes
+    """``{created_ms}:`` (version 1) or ``{created_ms}:{user_tag}:`` (version 2), the AAD's tail."""
+    escrow: str | None
+    blob: bytes
+    version: int
+
+
+def _split(value: bytes) -> _Parts | None:
+    """The clear parts of a stored session value.
+
+    Version 2 (written now): ``{created_ms}:{user_tag}:{escrow}:{sealed}``. Version 1 (written
+    before the escrow existed, still read): ``{created_ms}:{sealed}``; the sealed blob starts
+    with a version byte that is never a hex digit, so the two cannot be confused.
+    """
+    created, colon, rest = value.partition(b":")
+    if not colon or not created.isdigit():
+        return None
+    tag, sep = rest[:_TAG_CHARS], rest[_TAG_CHARS : _TAG_CHARS + 1]
+    if sep != b":" or len(tag) != _TAG_CHARS or not _HEX.issuperset(tag):
+        return _Parts(created + b":", None, rest, 1)
+    escrow, colon, blob = rest[_TAG_CHARS + 1 :].partition(b":")
+    if not colon:
+        return None
+    try:
+        escrow_text = escrow.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return _Parts(created + b":" + tag + b":", escrow_text, blob, 2)
+
+
+def value_user_tag(value: bytes) -> str | None:
+    """The user tag a stored value carries in clear; None for a version 1 value."""
+    parts = _split(value)
+    return None if parts is None or parts.version < 2 else parts.header.split(b":")[1].decode()
+
+
+def _session_aad(session_id: str, parts: _Parts) -> bytes:
+    return (
+        b"oauth_bridge/session/%d|" % parts.version
+        + session_id.encode("ascii")
+        + b"|"
+        + (parts.header)
+    )
+
+
+def _escrow_body(session_id: str, tokens: TokenSet) -> bytes:
+    return json.dumps(
+        [session_id, tokens.access_token, tokens.refresh_token, tokens.expires_at],
+        separators=(",", ":"),
+    ).encode("utf-8")
 
 
 class SessionCodec:
@@ -87,43 +151,71 @@ class SessionCodec:
         return f"{session_id}.{_b64(secret)}", secret, record
 
     def seal(self, record: SessionRecord, secret: bytes) -> bytes:
-        header = _header(round(record.created_at * 1000))
+        """The value to store: clear header, revocation escrow, then the doubly sealed record."""
+        header = b"%d:%s:" % (round(record.created_at * 1000), user_tag(record.user.id).encode())
+        escrow = self.cipher.seal_ring_only(_escrow_body(record.session_id, record.tokens))
+        tokens = record.tokens
         body = json.dumps(
             [
                 record.user.id,
                 record.user.display_name,
                 record.user.email,
-                record.tokens.access_token,
-                record.tokens.refresh_token,
-                record.tokens.expires_at,
+                tokens.access_token,
+                tokens.refresh_token,
+                tokens.expires_at,
                 record.version,
+                tokens.expires_in,
             ],
             separators=(",", ":"),
             ensure_ascii=False,
         ).encode("utf-8")
-        return header + self.cipher.seal(body, secret, _session_aad(record.session_id, header))
+        aad = _session_aad(record.session_id, _Parts(header, escrow, b"", 2))
+        return header + escrow.encode("ascii") + b":" + self.cipher.seal(body, secret, aad)
 
     def open(self, session_id: str, secret: bytes, value: bytes) -> tuple[SessionRecord, bool]:
-        """The record and whether it should be re-sealed under the newest key."""
-        header, colon, blob = value.partition(b":")
-        if not colon or not header.isdigit():
+        """The record and whether it should be re-sealed (an old key, or an old format)."""
+        parts = _split(value)
+        if parts is None:
             raise InvalidCiphertext("not a session value")
-        aad = _session_aad(session_id, header + b":")
-        plaintext, stale_key = self.cipher.open_checked(blob, secret, aad)
+        aad = _session_aad(session_id, parts)
+        plaintext, stale_key = self.cipher.open_checked(parts.blob, secret, aad)
         try:
-            uid, name, email, access, refresh, expires_at, version = json.loads(plaintext)
+            fields = json.loads(plaintext)
+            uid, name, email, access, refresh, expires_at, version = fields[:7]
+            lifetime = fields[7] if len(fields) > 7 else None
             record = SessionRecord(
                 session_id=session_id,
                 user=UserInfo(str(uid), str(name), str(email)),
                 tokens=TokenSet(
-                    str(access), None if refresh is None else str(refresh), float(expires_at)
+                    str(access),
+                    None if refresh is None else str(refresh),
+                    float(expires_at),
+                    None if lifetime is None else float(lifetime),
                 ),
-                created_at=int(header) / 1000,
+                created_at=int(parts.header.partition(b":")[0]) / 1000,
                 version=int(version),
             )
         except (ValueError, TypeError):
             raise InvalidCiphertext("sealed value has an unexpected shape") from None
-        return record, stale_key
+        return record, stale_key or parts.version < 2
+
+    def open_escrow(self, session_id: str, value: bytes) -> TokenSet | None:
+        """The tokens of a session the bridge ends without its cookie, from the escrow.
+
+        None for a value without one (version 1) or one that is not this session's.
+        """
+        parts = _split(value)
+        if parts is None or parts.escrow is None:
+            return None
+        try:
+            sid, access, refresh, expires_at = json.loads(self.cipher.open_ring_only(parts.escrow))
+            if sid != session_id:
+                return None  # an escrow copied from another session's value
+            return TokenSet(
+                str(access), None if refresh is None else str(refresh), float(expires_at)
+            )
+        except (InvalidCiphertext, ValueError, TypeError):
+            return None
 
     def expired(self, record: SessionRecord) -> bool:
         return self.clock() >= record.created_at + self.max_age

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from oauth_bridge.crypto import TokenCipher
-from oauth_bridge.sessions.base import SealedStore
-from oauth_bridge.sessions.codec import Clock, SessionCodec, created_ms
+from oauth_bridge.sessions.base import DEFAULT_MAX_SESSIONS, GrantSink, SealedStore
+from oauth_bridge.sessions.codec import Clock, SessionCodec, created_ms, value_user_tag
 
 
 class MemorySessionStore(SealedStore):
@@ -26,12 +26,19 @@ class MemorySessionStore(SealedStore):
         idle_timeout: int,
         max_age: int,
         clock: Clock = time.time,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        on_ended: GrantSink | None = None,
     ) -> None:
-        super().__init__(SessionCodec(cipher, idle_timeout, max_age, clock))
+        super().__init__(
+            SessionCodec(cipher, idle_timeout, max_age, clock),
+            max_sessions=max_sessions,
+            on_ended=on_ended,
+        )
         self._mutex = threading.Lock()
         self._sessions: dict[str, tuple[bytes, float]] = {}  # id -> (value, expires_at)
         self._users: dict[str, dict[str, float]] = {}  # user id -> {session id: deadline}
         self._used: dict[str, float] = {}  # used-login key -> expires_at
+        self._marks: dict[str, int] = {}  # user tag -> logout-everywhere mark (epoch ms)
         self._locks: dict[str, threading.Lock] = {}
 
     def _live_value(self, session_id: str, now: float) -> bytes | None:
@@ -46,10 +53,25 @@ class MemorySessionStore(SealedStore):
 
     def _insert(
         self, session_id: str, user_id: str, value: bytes, ttl_ms: int, deadline_ms: int
-    ) -> None:
+    ) -> list[tuple[str, bytes]]:
         with self._mutex:
-            self._sessions[session_id] = (value, self._codec.clock() + ttl_ms / 1000)
-            self._users.setdefault(user_id, {})[session_id] = deadline_ms / 1000
+            now = self._codec.clock()
+            index = self._users.setdefault(user_id, {})
+            live: list[tuple[str, bytes]] = []
+            for sid in sorted(index, key=index.__getitem__):  # oldest first
+                old = self._live_value(sid, now) if index[sid] > now else None
+                if old is None:
+                    del index[sid]
+                else:
+                    live.append((sid, old))
+            ended = live[: max(0, len(live) - self._max_sessions + 1)]
+            for sid, _ in ended:
+                del index[sid]
+                self._sessions.pop(sid, None)
+                self._locks.pop(sid, None)
+            self._sessions[session_id] = (value, now + ttl_ms / 1000)
+            index[session_id] = deadline_ms / 1000
+        return ended
 
     def _read_sliding(self, session_id: str) -> bytes | None:
         codec = self._codec
@@ -60,7 +82,8 @@ class MemorySessionStore(SealedStore):
             if value is None or created is None:
                 return value
             left = created / 1000 + codec.max_age - now
-            if left <= 0:
+            tag = value_user_tag(value)
+            if left <= 0 or (tag is not None and created <= self._marks.get(tag, -1)):
                 del self._sessions[session_id]
                 return None
             self._sessions[session_id] = (value, now + min(codec.idle_timeout, left))
@@ -90,6 +113,23 @@ class MemorySessionStore(SealedStore):
             self._users.get(user_id, {}).pop(session_id, None)
             self._locks.pop(session_id, None)
 
+    def _remove_user(self, user_id: str, tag: str) -> list[tuple[str, bytes]]:
+        with self._mutex:
+            now = self._codec.clock()
+            ended: list[tuple[str, bytes]] = []
+            for session_id in self._users.pop(user_id, {}):
+                value = self._live_value(session_id, now)
+                if value is not None:
+                    ended.append((session_id, value))
+                self._sessions.pop(session_id, None)
+                self._locks.pop(session_id, None)
+            now_ms = self._codec.now_ms()
+            horizon = now_ms - self._codec.max_age * 1000
+            for old_tag in [t for t, mark in self._marks.items() if mark <= horizon]:
+                del self._marks[old_tag]
+            self._marks[tag] = now_ms
+        return ended
+
     def _insert_used_mark(self, key_id: str, ttl_ms: int) -> bool:
         with self._mutex:
             now = self._codec.clock()
@@ -107,18 +147,6 @@ class MemorySessionStore(SealedStore):
             return expires is not None and expires > self._codec.clock()
 
     # --- the rest of the store --------------------------------------------------------------
-
-    def delete_user_sessions(self, user_id: str) -> int:
-        with self._mutex:
-            now = self._codec.clock()
-            index = self._users.pop(user_id, {})
-            count = 0
-            for session_id in index:
-                if self._live_value(session_id, now) is not None:
-                    count += 1
-                self._sessions.pop(session_id, None)
-                self._locks.pop(session_id, None)
-        return count
 
     @contextmanager
     def _lock(self, session_id: str, timeout: float) -> Iterator[bool]:
@@ -151,6 +179,7 @@ class MemorySessionStore(SealedStore):
             self._sessions.clear()
             self._users.clear()
             self._used.clear()
+            self._marks.clear()
 
     # --- for tests only ---------------------------------------------------------------------
 

@@ -9,8 +9,12 @@ Redis layout (``P`` is ``REDIS_KEY_PREFIX``; on a Redis Cluster it is wrapped in
 ``{P}``, so that every key below sits in one slot: see
 :func:`~oauth_bridge.redis_url.effective_key_prefix`)::
 
-    P s:{session_id}      "{created_ms}:" + sealed record     PX sliding idle, never past max age
-    P u:{user_id}         zset session_id -> absolute deadline (ms)   the per-user index
+    P s:{session_id}      "{created_ms}:{user_tag}:{escrow}:" + sealed record
+                          PX sliding idle, never past max age (codec.py spells the value)
+    P u:{user_id}         zset session_id -> absolute deadline (ms)   the per-user index,
+                          at most MAX_SESSIONS_PER_USER live members (the oldest end first)
+    P m                   zset user_tag -> logout-everywhere time (ms): sessions created at or
+                          before it are dead; members older than max age are pruned
     P l:{session_id}      redis-py Lock for refreshing that session's tokens
     P pu:{hash(state)}    "1": this sign-in's state was used   PX what is left of its pending TTL
     P ready               "1": /readyz's write probe, one key  PX 10 s
@@ -21,8 +25,9 @@ Pending logins themselves live sealed in the browser's login cookie
 is one a ``noeviction`` Redis refuses when full (see :func:`check_eviction_policy`), and no
 script starts with a write Redis allows when out of memory.
 
-Loading a session is one round trip (a Lua script: GET, absolute-age check, sliding PEXPIRE).
-Multi-key writes are one MULTI/EXEC transaction or one script, so nothing is ever half-written.
+Loading a session is one round trip (a Lua script: GET, the user's mark, absolute-age check,
+sliding PEXPIRE). Multi-key writes are one MULTI/EXEC transaction or one script, so nothing is
+ever half-written; the scripts' flags say which of them Redis may run when it is out of memory.
 Every connection problem surfaces as :class:`~oauth_bridge.errors.StoreUnavailable` (503) and the
 same store object works again once Redis is back (redis-py reconnects on the next command).
 """
@@ -31,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -42,7 +47,7 @@ from redis.exceptions import LockError
 from oauth_bridge.crypto import TokenCipher
 from oauth_bridge.errors import ConfigError, StoreUnavailable
 from oauth_bridge.redis_url import RedisClient, cluster_key_prefix, glob_escape, primaries
-from oauth_bridge.sessions.base import SealedStore
+from oauth_bridge.sessions.base import DEFAULT_MAX_SESSIONS, GrantSink, SealedStore
 from oauth_bridge.sessions.codec import Clock, SessionCodec
 
 # The logger keeps the name it had before the store became a package: it is a log field.
@@ -62,14 +67,26 @@ _UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.exceptions.OutOfMemoryError,
 )
 
-# KEYS[1] session key; ARGV: now_ms, idle_ms, max_age_ms. One round trip per request.
-_LOAD_LUA = """
+# Every session script declares its flags (Redis 7 "script flags"): one that only reads, expires
+# or deletes is allow-oom, so signed-in users keep working when Redis is full; one that can grow
+# memory has none, so Redis refuses it up front (OOM, a 503 here) before it writes anything.
+# Each declares every key it touches in KEYS; the ones read from an index are passed in as read
+# and the script compares the index first (false: it changed, read again and retry).
+
+# KEYS[1] session key, KEYS[2] the marks zset; ARGV: now_ms, idle_ms, max_age_ms.
+# One round trip per request: GET, the user's logout-everywhere mark, absolute age, slide.
+_LOAD_LUA = """#!lua flags=allow-oom
 local v = redis.call('GET', KEYS[1])
 if not v then return false end
 local sep = string.find(v, ':', 1, true)
 local created = sep and tonumber(string.sub(v, 1, sep - 1))
 if not created then return v end
 local left = created + tonumber(ARGV[3]) - tonumber(ARGV[1])
+local tag = string.sub(v, sep + 1, sep + 32)
+if string.sub(v, sep + 33, sep + 33) == ':' and string.match(tag, '^%x+$') and #tag == 32 then
+  local mark = redis.call('ZSCORE', KEYS[2], tag)
+  if mark and created <= tonumber(mark) then left = 0 end
+end
 if left <= 0 then
   redis.call('DEL', KEYS[1])
   return false
@@ -81,7 +98,7 @@ return v
 """
 
 # Compare-and-set that keeps the TTL: re-sealing under a new key must never undo a refresh.
-_RESEAL_LUA = """
+_RESEAL_LUA = """#!lua
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 end
@@ -93,6 +110,70 @@ SAFE_EVICTION_POLICY = "noeviction"
 ``volatile-*`` policies evict them as readily as ``allkeys-*`` do."""
 
 READY_PROBE_TTL_MS = 10_000
+
+# KEYS[1] new session key, KEYS[2] user index, KEYS[3..] the indexed sessions' keys as read.
+# ARGV: value, ttl_ms, deadline_ms, now_ms, index_ttl_ms, max_sessions, new id, indexed ids.
+# Returns the ended sessions as a flat {id, value, ...} list.
+_CREATE_LUA = """#!lua
+local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+if #members ~= #KEYS - 2 then return false end
+for i, member in ipairs(members) do
+  if member ~= ARGV[7 + i] then return false end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('session id taken') end
+local now = tonumber(ARGV[4])
+local live = {}
+for i = 3, #KEYS do
+  local id = ARGV[5 + i]
+  local value = redis.call('GET', KEYS[i])
+  if value and tonumber(redis.call('ZSCORE', KEYS[2], id)) > now then
+    live[#live + 1] = {KEYS[i], id, value}
+  else
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+local ended = {}
+for j = 1, #live - tonumber(ARGV[6]) + 1 do
+  redis.call('DEL', live[j][1])
+  redis.call('ZREM', KEYS[2], live[j][2])
+  ended[#ended + 1] = live[j][2]
+  ended[#ended + 1] = live[j][3]
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[7])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return ended
+"""
+
+# KEYS[1] user index, KEYS[2] marks zset, KEYS[3..] the indexed sessions' keys as read.
+# ARGV: now_ms, max_age_ms, user tag, indexed ids. Deletes first, then one mark per user
+# (replaced, never added twice): bounded, and only a signed-in user can ask for it.
+_END_USER_LUA = """#!lua flags=allow-oom
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+if #members ~= #KEYS - 2 then return false end
+for i, member in ipairs(members) do
+  if member ~= ARGV[3 + i] then return false end
+end
+local ended = {}
+for i = 3, #KEYS do
+  local value = redis.call('GET', KEYS[i])
+  if value then
+    ended[#ended + 1] = ARGV[1 + i]
+    ended[#ended + 1] = value
+  end
+  redis.call('DEL', KEYS[i])
+end
+redis.call('DEL', KEYS[1])
+local now = tonumber(ARGV[1])
+local max_age = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - max_age))
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return ended
+"""
+
+INDEX_RETRIES = 20
+"""Attempts of a script that found the user's index changed since it was read."""
 
 
 @contextmanager
@@ -125,14 +206,23 @@ class RedisSessionStore(SealedStore):
         idle_timeout: int,
         max_age: int,
         clock: Clock = time.time,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        on_ended: GrantSink | None = None,
     ) -> None:
         if client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("the session store needs a Redis client with decode_responses=False")
-        super().__init__(SessionCodec(cipher, idle_timeout, max_age, clock))
+        super().__init__(
+            SessionCodec(cipher, idle_timeout, max_age, clock),
+            max_sessions=max_sessions,
+            on_ended=on_ended,
+        )
         self._client = client
         self._prefix = cluster_key_prefix(prefix) if isinstance(client, RedisCluster) else prefix
+        self._marks = f"{self._prefix}m"
         self._load = client.register_script(_LOAD_LUA)
         self._reseal = client.register_script(_RESEAL_LUA)
+        self._create = client.register_script(_CREATE_LUA)
+        self._end_user = client.register_script(_END_USER_LUA)
 
     def _s(self, session_id: str) -> str:
         return f"{self._prefix}s:{session_id}"
@@ -144,21 +234,56 @@ class RedisSessionStore(SealedStore):
 
     def _insert(
         self, session_id: str, user_id: str, value: bytes, ttl_ms: int, deadline_ms: int
-    ) -> None:
+    ) -> list[tuple[str, bytes]]:
+        codec = self._codec
         index = self._u(user_id)
+        fixed: list[bytes | int | str] = [
+            value,
+            ttl_ms,
+            deadline_ms,
+            codec.now_ms(),
+            codec.max_age * 1000,
+        ]
+        return self._on_index(
+            index,
+            lambda ids: self._create(
+                keys=[self._s(session_id), index, *map(self._s, ids)],
+                args=[*fixed, self._max_sessions, session_id, *ids],
+            ),
+        )
+
+    def _remove_user(self, user_id: str, tag: str) -> list[tuple[str, bytes]]:
+        index = self._u(user_id)
+        max_age_ms = self._codec.max_age * 1000
+        return self._on_index(
+            index,
+            lambda ids: self._end_user(
+                keys=[index, self._marks, *map(self._s, ids)],
+                args=[self._codec.now_ms(), max_age_ms, tag, *ids],
+            ),
+        )
+
+    def _on_index(self, index: str, run: Callable[[list[str]], Any]) -> list[tuple[str, bytes]]:
+        """Run a script over the index's members as just read, again while the index changes.
+
+        The scripts get the sessions' keys in KEYS (so they declare every key they touch, as
+        Redis Cluster requires) and check the index against them before writing anything.
+        """
         with _unavailable_as_503():
-            pipe = self._client.pipeline(transaction=True)
-            pipe.set(self._s(session_id), value, px=ttl_ms, nx=True)
-            pipe.zremrangebyscore(index, "-inf", self._codec.now_ms())
-            pipe.zadd(index, {session_id: deadline_ms})
-            pipe.pexpire(index, self._codec.max_age * 1000)
-            pipe.execute()
+            for _ in range(INDEX_RETRIES):
+                members: list[bytes] = self._client.zrange(index, 0, -1)  # type: ignore[assignment]
+                ids = [m.decode("ascii") for m in members]
+                answer = run(ids)
+                if isinstance(answer, list):
+                    pairs = zip(answer[0::2], answer[1::2], strict=True)
+                    return [(sid.decode("ascii"), value) for sid, value in pairs]
+        raise StoreUnavailable("The user's sessions kept changing; try again.")
 
     def _read_sliding(self, session_id: str) -> bytes | None:
         codec = self._codec
         with _unavailable_as_503():
             value = self._load(
-                keys=[self._s(session_id)],
+                keys=[self._s(session_id), self._marks],
                 args=[codec.now_ms(), codec.idle_timeout * 1000, codec.max_age * 1000],
             )
         return value if isinstance(value, bytes) else None
@@ -193,21 +318,6 @@ class RedisSessionStore(SealedStore):
             return bool(self._client.exists(f"{self._prefix}pu:{key_id}"))
 
     # --- the rest of the store --------------------------------------------------------------
-
-    def delete_user_sessions(self, user_id: str) -> int:
-        index = self._u(user_id)
-
-        def end_all(pipe: Any) -> None:
-            ids = [m.decode("ascii") for m in pipe.zrange(index, 0, -1)]
-            pipe.multi()
-            for session_id in ids:
-                pipe.delete(self._s(session_id))
-            pipe.delete(index)
-
-        with _unavailable_as_503():
-            # WATCH the index: a session created meanwhile is retried, not left un-indexed.
-            results: list[int] = list(self._client.transaction(end_all, index) or [])
-        return sum(results[:-1])
 
     @contextmanager
     def _lock(self, session_id: str, timeout: float) -> Iterator[bool]:

@@ -166,9 +166,10 @@ def test_refresh_while_looker_is_down_keeps_the_session(
     bridge_factory: Callable[..., BridgeServer],
     redis_client: redis.Redis,
 ) -> None:
-    emulator = emulator_factory()
-    bridge = bridge_factory(emulator=emulator, refresh_margin=3600)  # every call refreshes
+    emulator = emulator_factory(token_ttl=2)
+    bridge = bridge_factory(emulator=emulator, refresh_margin=3600)  # due after half a lifetime
     http = sign_in_as(bridge, "viewer")
+    time.sleep(1.1)
     emulator.stop_api()
     with http.get(f"{bridge.url}/api/4.0/user", headers=CSRF, timeout=15) as down:
         assert down.status_code == 502

@@ -8,7 +8,6 @@ that spreads requests over instances.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.sessions import build_store
 from tests.support.bridge import SEED_USERS
 from tests.support.emulator import browser_sign_in
-from tests.support.gunicorn import Instance, bridge_env, start_gunicorn
+from tests.support.gunicorn import Instance, bridge_env, parallel_get, start_gunicorn
 from tests.support.hostile_requests import BAD_QUERIES, TRAVERSAL_AND_SSRF
 from tests.support.redis_fixtures import free_port
 from tests.support.security_tools import CSRF, assert_store_consistent, keys, raw_request
@@ -44,28 +43,42 @@ class Pair:
         return "looker_session"
 
 
+PairFactory = Callable[..., Pair]
+
+
 @pytest.fixture
-def pair(
+def pair_factory(
     emulator_factory: Callable[..., EmulatorServer],
     redis_url: str,
     redis_prefix: str,
     tmp_path: Path,
-) -> Iterator[Pair]:
-    emulator = emulator_factory(token_ttl=3600)
-    port_a, port_b = free_port(), free_port()
-    redirect_uri = f"http://localhost:{port_a}/auth/callback"
-    emulator.state.register_client_app(CLIENT_GUID, redirect_uri)
-    env = bridge_env(
-        emulator, CLIENT_GUID, redirect_uri, redis_url, redis_prefix, REFRESH_MARGIN="0"
-    )
+) -> Iterator[PairFactory]:
+    """``start(token_ttl=3600, **settings)``: two instances on one fresh emulator and Redis
+    prefix, configured by ``settings`` (``OAUTH_BRIDGE_`` names without the prefix)."""
     started: list[Instance] = []
-    try:
+
+    def start(token_ttl: int = 3600, **settings: str) -> Pair:
+        emulator = emulator_factory(token_ttl=token_ttl)
+        port_a, port_b = free_port(), free_port()
+        redirect_uri = f"http://localhost:{port_a}/auth/callback"
+        emulator.state.register_client_app(CLIENT_GUID, redirect_uri)
+        env = bridge_env(emulator, CLIENT_GUID, redirect_uri, redis_url, redis_prefix, **settings)
+        instances = []
         for port in (port_a, port_b):
-            started.append(start_gunicorn(env, port, tmp_path / f"gunicorn-{port}.log"))
-        yield Pair(started[0], started[1], env, emulator, redis_prefix)
+            instances.append(start_gunicorn(env, port, tmp_path / f"gunicorn-{port}.log"))
+            started.append(instances[-1])
+        return Pair(instances[0], instances[1], env, emulator, redis_prefix)
+
+    try:
+        yield start
     finally:
         for instance in started:
             instance.stop()
+
+
+@pytest.fixture
+def pair(pair_factory: PairFactory) -> Pair:
+    return pair_factory(REFRESH_MARGIN="0")
 
 
 def browser(pair: Pair, start: Instance, who: str) -> requests.Session:
@@ -158,30 +171,43 @@ def test_parallel_calls_on_both_instances_at_expiry_share_one_refresh(
     cookie = http.cookies[pair.cookie_name]
     time.sleep(2.5)  # let the access token expire at Looker and in the bridge's record
     refreshes = pair.emulator.state.token_requests["refresh_token"]
-
-    results: list[int] = []
-    lock = threading.Lock()
-    go = threading.Event()
-
-    def call(instance: Instance) -> None:
-        go.wait(10)
-        with requests.get(
-            f"{instance.url}/api/4.0/user",
-            headers={**CSRF, "Cookie": f"{pair.cookie_name}={cookie}"},
-            timeout=30,
-        ) as response:
-            with lock:
-                results.append(response.status_code)
-
-    threads = [threading.Thread(target=call, args=((pair.a, pair.b)[i % 2],)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    go.set()
-    for thread in threads:
-        thread.join(timeout=40)
+    headers = {**CSRF, "Cookie": f"{pair.cookie_name}={cookie}"}
+    results = parallel_get([pair.a, pair.b], "/api/4.0/user", headers, 16)
     assert results == [200] * 16
     assert pair.emulator.state.token_requests["refresh_token"] == refreshes + 1
     assert status(http, pair.b) == 200
+    assert_store_consistent(redis_client, pair.prefix)
+    http.close()
+
+
+def test_logout_everywhere_on_one_instance_revokes_at_looker_what_the_other_holds(
+    pair: Pair,
+) -> None:
+    laptop = browser(pair, pair.a, "admin")
+    phone = browser(pair, pair.b, "admin")
+    assert status(phone, pair.b) == 200
+    phone_token = stored_access_token(pair, phone)
+    with laptop.post(f"{pair.b.url}/auth/logout?everywhere=1", headers=CSRF, timeout=15) as out:
+        assert out.status_code == 204
+    assert not pair.emulator.state.is_token_valid(phone_token)
+    laptop.close()
+    phone.close()
+
+
+def test_short_tokens_and_the_default_margin_refresh_once_over_both_instances(
+    pair_factory: PairFactory, redis_client: redis.Redis
+) -> None:
+    """Six-second tokens, REFRESH_MARGIN at its default (30 s), the refreshed token as short:
+    twenty calls spread over four workers in two instances at expiry make one token call."""
+    pair = pair_factory(token_ttl=6)
+    http = browser(pair, pair.a, "analyst")
+    cookie = http.cookies[pair.cookie_name]
+    time.sleep(3.2)  # past half the lifetime: due
+    refreshes = pair.emulator.state.token_requests["refresh_token"]
+    headers = {**CSRF, "Cookie": f"{pair.cookie_name}={cookie}"}
+    results = parallel_get([pair.a, pair.b], "/api/4.0/user", headers, 20)
+    assert results == [200] * 20
+    assert pair.emulator.state.token_requests["refresh_token"] == refreshes + 1
     assert_store_consistent(redis_client, pair.prefix)
     http.close()
 

@@ -507,7 +507,8 @@ def test_store_on_a_cluster_keeps_every_key_in_one_slot(cluster: ClusterSetup) -
         store.ping()
         exercise_store(store)
         lock_excludes_a_second_holder(store)
-        # Leave some state behind to look at: two sessions, an index, a used sign-in, a lock.
+        # Leave some state behind to look at: two sessions, an index, a mark, a used sign-in,
+        # a lock.
         store.create(ANALYST, TOKENS)
         store.create(UserInfo("3", "Vic Viewer", "viewer@example.com"), TOKENS)
         store.mark_login_used("state-z", 60_000)
@@ -516,7 +517,7 @@ def test_store_on_a_cluster_keeps_every_key_in_one_slot(cluster: ClusterSetup) -
             assert acquired
             keys = cluster_keys(observer, f"{{{prefix}}}*")
         kinds = {key.decode().split("}", 1)[1].split(":", 1)[0] for key in keys}
-        assert kinds == {"s", "u", "pu", "ready", "l"}
+        assert kinds == {"s", "u", "m", "pu", "ready", "l"}  # m: the logout-everywhere marks
         assert {observer.keyslot(key) for key in keys} == {observer.keyslot(prefix)}  # type: ignore[no-untyped-call]
         assert cluster_keys(observer, f"{prefix}*") == []  # nothing outside the hash tag
     finally:
@@ -553,6 +554,35 @@ def test_loading_a_session_on_a_cluster_is_one_command(
         for key in cluster_keys(client, f"*{prefix}*"):
             client.delete(key)
         store.close()
+
+
+def test_cap_and_logout_everywhere_scripts_run_on_a_cluster(cluster: ClusterSetup) -> None:
+    """The create and end-user scripts take every key they touch in KEYS (the sessions read
+    from the index included), all in the prefix's one slot; the load script reads the mark."""
+    prefix = unique_prefix()
+    ended: list[TokenSet] = []
+    store = build_store(
+        settings_for(cluster.url, prefix, max_sessions_per_user=2), on_ended=ended.extend
+    )
+    observer = cluster.client()
+    try:
+        first, first_record = store.create(ANALYST, TOKENS)
+        backup = observer.get(f"{{{prefix}}}s:{first_record.session_id}")
+        newer = TokenSet("access-token-2", "refresh-token-2", time.time() + 3600)
+        second, _ = store.create(ANALYST, newer)
+        third, _ = store.create(ANALYST, TOKENS)  # one too many: the oldest ends
+        assert store.load(first) is None and [g.access_token for g in ended] == ["access-token-1"]
+        assert store.delete_user_sessions(ANALYST.id) == 2
+        assert sorted(g.access_token for g in ended[1:]) == ["access-token-1", "access-token-2"]
+        assert backup is not None
+        observer.set(f"{{{prefix}}}s:{first_record.session_id}", backup, px=60_000)
+        assert store.load(first) is None  # restored, but before the mark
+        assert store.load(second) is None and store.load(third) is None
+    finally:
+        store.close()
+        for key in cluster_keys(observer, f"*{prefix}*"):
+            observer.delete(key)
+        observer.close()
 
 
 def test_session_counter_scans_every_cluster_primary(cluster: ClusterSetup) -> None:

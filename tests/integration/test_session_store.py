@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import secrets
 import threading
@@ -20,6 +21,7 @@ from oauth_bridge.crypto import TokenCipher
 from oauth_bridge.errors import ConfigError, StoreUnavailable
 from oauth_bridge.models import TokenSet, UserInfo
 from oauth_bridge.sessions import MemorySessionStore, RedisSessionStore, build_store
+from oauth_bridge.sessions.codec import user_tag, value_user_tag
 from tests.support.redis_fixtures import RedisServer
 
 AnyStore = RedisSessionStore | MemorySessionStore
@@ -63,8 +65,14 @@ class StoreFactory:
     memory: MemorySessionStore | None = None
 
     def __call__(
-        self, keys: tuple[bytes, ...] = (KEY_A,), *, idle: int = 3600, max_age: int = 86400
+        self,
+        keys: tuple[bytes, ...] = (KEY_A,),
+        *,
+        idle: int = 3600,
+        max_age: int = 86400,
+        **limits: Any,
     ) -> Any:
+        """A store; ``limits``: ``max_sessions``, ``on_ended`` as the stores take them."""
         cipher = TokenCipher(keys)
         if self.kind == "redis":
             client = redis.Redis.from_url(self.redis_url)
@@ -76,10 +84,13 @@ class StoreFactory:
                 idle_timeout=idle,
                 max_age=max_age,
                 clock=self.clock,
+                **limits,
             )
-        store = MemorySessionStore(cipher, idle_timeout=idle, max_age=max_age, clock=self.clock)
+        store = MemorySessionStore(
+            cipher, idle_timeout=idle, max_age=max_age, clock=self.clock, **limits
+        )
         if self.memory is not None:  # share the "server" with the stores made before
-            for name in ("_sessions", "_users", "_used", "_locks", "_mutex"):
+            for name in ("_sessions", "_users", "_marks", "_used", "_locks", "_mutex"):
                 setattr(store, name, getattr(self.memory, name))
         self.memory = store
         return store
@@ -90,6 +101,37 @@ class StoreFactory:
             time.sleep(seconds)
         else:
             self.clock.offset += seconds
+
+    def raw_value(self, session_id: str) -> bytes | None:
+        """The stored bytes of a session, as a backup or a replica would hold them."""
+        if self.kind == "redis":
+            client = redis.Redis.from_url(self.redis_url)
+            value = client.get(f"{self.prefix}s:{session_id}")
+            client.close()
+            return value if isinstance(value, bytes) else None
+        assert self.memory is not None
+        entry = self.memory._sessions.get(session_id)
+        return None if entry is None else entry[0]
+
+    def restore_value(self, session_id: str, value: bytes) -> None:
+        """Put old bytes back (a restored backup, a lagging replica promoted), unindexed."""
+        if self.kind == "redis":
+            client = redis.Redis.from_url(self.redis_url)
+            client.set(f"{self.prefix}s:{session_id}", value, px=3_600_000)
+            client.close()
+            return
+        assert self.memory is not None
+        self.memory._sessions[session_id] = (value, self.clock() + 3600)
+
+    def drop_index(self, user_id: str) -> None:
+        """Lose a user's index (evicted, or missed by a failover)."""
+        if self.kind == "redis":
+            client = redis.Redis.from_url(self.redis_url)
+            client.delete(f"{self.prefix}u:{user_id}")
+            client.close()
+            return
+        assert self.memory is not None
+        self.memory._users.pop(user_id, None)
 
     def dump(self) -> bytes:
         """Every byte the store holds: key names and values."""
@@ -374,6 +416,40 @@ def test_load_reseals_sessions_still_under_an_old_key(make_store: StoreFactory) 
     assert make_store((KEY_B,)).load(cookie) == record  # re-sealed under B by that load
 
 
+def _version_1_value(record: Any, secret: bytes) -> bytes:
+    """A value as stores wrote them before the escrow: ``{created_ms}:`` + sealed 7 fields."""
+    header = b"%d:" % round(record.created_at * 1000)
+    body = json.dumps(
+        [
+            record.user.id,
+            record.user.display_name,
+            record.user.email,
+            record.tokens.access_token,
+            record.tokens.refresh_token,
+            record.tokens.expires_at,
+            record.version,
+        ]
+    ).encode()
+    aad = b"oauth_bridge/session/1|" + record.session_id.encode() + b"|" + header
+    return header + TokenCipher((KEY_A,)).seal(body, secret, aad)
+
+
+def test_sessions_written_before_the_escrow_still_open_and_gain_one(
+    make_store: StoreFactory,
+) -> None:
+    ended = Ended()
+    store = make_store(on_ended=ended)
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    secret = base64.urlsafe_b64decode(cookie.split(".")[1] + "=")
+    make_store.restore_value(record.session_id, _version_1_value(record, secret))
+    assert value_user_tag(_version_1_value(record, secret)) is None
+    assert store.load(cookie) == record  # read, then re-sealed as version 2
+    upgraded = make_store.raw_value(record.session_id)
+    assert upgraded is not None and value_user_tag(upgraded) == user_tag(ANALYST.id)
+    assert store.delete_user_sessions(ANALYST.id) == 1
+    assert ended.access_tokens() == {record.tokens.access_token}
+
+
 # --- expiry ---------------------------------------------------------------------------------
 
 
@@ -439,6 +515,116 @@ def test_user_index_lists_prunes_and_ends_all(store: AnyStore) -> None:
     assert store.user_session_ids(ANALYST.id) == []
     assert store.delete_user_sessions(ANALYST.id) == 0
     assert store.load(v1) is not None  # another user's session is untouched
+
+
+# --- ending sessions without their cookie (issue 11 items 6 and 7) ---------------------------
+
+
+@dataclass
+class Ended:
+    """An ``on_ended`` that records the grants a store hands over."""
+
+    grants: list[TokenSet] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, grants: Any) -> None:
+        with self.lock:
+            self.grants.extend(grants)
+
+    def access_tokens(self) -> set[str]:
+        return {grant.access_token for grant in self.grants}
+
+
+def test_logout_everywhere_hands_over_every_sessions_tokens(make_store: StoreFactory) -> None:
+    ended = Ended()
+    store = make_store(on_ended=ended)
+    tokens = [realistic_tokens() for _ in range(3)]
+    cookies = [store.create(ANALYST, t)[0] for t in tokens]
+    viewer, _ = store.create(VIEWER, realistic_tokens())
+    refreshed = realistic_tokens()
+    store.save_tokens(cookies[0], refreshed)  # the escrow follows each token write
+
+    assert store.delete_user_sessions(ANALYST.id) == 3
+    assert ended.access_tokens() == {refreshed.access_token, *(t.access_token for t in tokens[1:])}
+    by_access = {grant.access_token: grant for grant in ended.grants}
+    assert by_access[refreshed.access_token].refresh_token == refreshed.refresh_token
+    assert all(store.load(cookie) is None for cookie in cookies)
+    assert store.load(viewer) is not None
+
+
+def test_a_restored_copy_or_a_missed_index_entry_cannot_outlive_logout_everywhere(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    indexed, indexed_record = store.create(ANALYST, realistic_tokens())
+    missed, _ = store.create(ANALYST, realistic_tokens())
+    other_user, _ = store.create(VIEWER, realistic_tokens())
+    backup = make_store.raw_value(indexed_record.session_id)
+    assert backup is not None
+    make_store.drop_index(ANALYST.id)  # the index lost both entries
+    again, _ = store.create(ANALYST, realistic_tokens())  # indexes only this one
+
+    assert store.delete_user_sessions(ANALYST.id) == 1
+    make_store.restore_value(indexed_record.session_id, backup)
+    assert store.load(indexed) is None  # restored, but created before the mark
+    assert make_store.raw_value(indexed_record.session_id) is None  # and deleted on sight
+    assert store.load(missed) is None  # never in the index any more, still ended
+    assert store.load(again) is None
+    assert store.load(other_user) is not None  # marks are per user
+
+    make_store.advance(0.01)
+    after, after_record = store.create(ANALYST, realistic_tokens())
+    assert store.load(after) == after_record  # a sign-in after the mark works
+
+
+def test_sessions_per_user_are_capped_and_the_oldest_ends_first(make_store: StoreFactory) -> None:
+    ended = Ended()
+    store = make_store(max_sessions=3, on_ended=ended)
+    created = []
+    for _ in range(5):
+        tokens = realistic_tokens()
+        created.append((store.create(ANALYST, tokens)[0], tokens))
+        make_store.advance(0.01)
+    viewer, _ = store.create(VIEWER, realistic_tokens())
+
+    assert [store.load(cookie) is not None for cookie, _ in created] == [False] * 2 + [True] * 3
+    assert ended.access_tokens() == {tokens.access_token for _, tokens in created[:2]}
+    assert len(store.user_session_ids(ANALYST.id)) == 3
+    assert store.load(viewer) is not None
+
+
+def test_the_cap_counts_only_live_sessions(make_store: StoreFactory) -> None:
+    ended = Ended()
+    store = make_store(max_sessions=2, on_ended=ended)
+    first, _ = store.create(ANALYST, realistic_tokens())
+    second, record = store.create(ANALYST, realistic_tokens())
+    store.delete_by_id(record.session_id)  # gone, its index entry not yet pruned
+    third, _ = store.create(ANALYST, realistic_tokens())
+    assert store.load(first) is not None and store.load(third) is not None
+    assert ended.grants == []
+
+
+def test_the_cap_holds_under_parallel_sign_ins(make_store: StoreFactory) -> None:
+    ended = Ended()
+    stores = [make_store(max_sessions=3, on_ended=ended) for _ in range(4)]
+    barrier = threading.Barrier(12)
+    cookies: list[str] = []
+
+    def sign_in(index: int) -> None:
+        barrier.wait()
+        cookie, _ = stores[index % 4].create(ANALYST, realistic_tokens())
+        with ended.lock:
+            cookies.append(cookie)
+
+    threads = [threading.Thread(target=sign_in, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    live = [cookie for cookie in cookies if stores[0].load(cookie) is not None]
+    assert len(live) == 3
+    assert len(ended.grants) == 9
+    assert len(stores[0].user_session_ids(ANALYST.id)) == 3
 
 
 # --- refresh lock ---------------------------------------------------------------------------
@@ -623,3 +809,62 @@ def test_stores_count_their_live_sessions(make_store: StoreFactory) -> None:
     assert store.count_sessions() == (1, False)
     make_store.advance(1.5)  # idle expiry ends the other one
     assert store.count_sessions() == (0, False)
+
+
+# --- a full Redis (maxmemory with noeviction) -----------------------------------------------
+
+
+def _contents(client: redis.Redis, prefix: str) -> dict[bytes, object]:
+    """Every key under ``prefix`` with its value (strings) or members and scores (zsets)."""
+    found: dict[bytes, object] = {}
+    for key in client.scan_iter(match=prefix + "*"):
+        assert isinstance(key, bytes)
+        if client.type(key) == b"zset":
+            found[key] = client.zrange(key, 0, -1, withscores=True)
+        else:
+            found[key] = client.get(key)
+    return found
+
+
+def test_a_full_redis_keeps_signed_in_users_and_refuses_what_would_grow(
+    private_redis: RedisServer,
+) -> None:
+    """Under noeviction at maxmemory: loads (even one whose re-seal is refused) and ending
+    sessions work; a new session, a token write and a refresh lock are 503 and write nothing."""
+    client = redis.Redis.from_url(private_redis.url)
+    ended = Ended()
+
+    def make(keys: tuple[bytes, ...]) -> RedisSessionStore:
+        return RedisSessionStore(
+            client, TokenCipher(keys), prefix="t:", idle_timeout=3600, max_age=86400, on_ended=ended
+        )
+
+    old_ring, rotated = make((KEY_A,)), make((KEY_B, KEY_A))
+    cookie, record = old_ring.create(ANALYST, realistic_tokens())
+    viewer, _ = old_ring.create(VIEWER, realistic_tokens())
+    before = _contents(client, "t:")
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", 1)  # far below what is used: Redis is full
+    try:
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            client.set("t:probe", b"x")  # really full
+        assert rotated.load(cookie) == record  # its re-seal under KEY_B is refused, skipped
+        refused: list[Callable[[], object]] = [
+            lambda: rotated.create(ANALYST, realistic_tokens()),
+            lambda: rotated.create(UserInfo("9", "New", "new@example.com"), record.tokens),
+            lambda: rotated.save_tokens(cookie, realistic_tokens()),
+            lambda: rotated.refresh_lock(record.session_id, 1).__enter__(),
+        ]
+        for call in refused:
+            with pytest.raises(StoreUnavailable) as caught:
+                call()
+            assert caught.value.status == 503
+        assert _contents(client, "t:") == before  # nothing half-written
+        assert rotated.delete_user_sessions(VIEWER.id) == 1  # ending frees memory: allowed
+        assert rotated.load(viewer) is None
+        assert len(ended.grants) == 1
+    finally:
+        client.config_set("maxmemory", 0)
+    assert rotated.load(cookie) == record
+    assert client.get(f"t:s:{record.session_id}") != before[f"t:s:{record.session_id}".encode()]
+    client.close()

@@ -9,6 +9,7 @@ Redis. The callback's URL holds the authorization code, so it must not leak thro
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,14 @@ import pytest
 import redis
 import requests
 
+from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.services import get_services
 from tests.support.bridge import SEED_USERS, BridgeServer
 from tests.support.emulator import browser_sign_in
 from tests.support.security_tools import CSRF, keys
+
+REFRESH_DUE = 0.6
+"""Seconds after which a one-second token is due for a refresh (half its lifetime)."""
 
 
 @dataclass
@@ -53,9 +58,14 @@ class Recorder:
 
 
 @pytest.fixture
-def refreshing_bridge(bridge_factory: Callable[..., BridgeServer]) -> BridgeServer:
-    """Every request refreshes (the margin equals the token lifetime): many tokens to hunt."""
-    return bridge_factory(refresh_margin=3600, token_mediation=False)
+def refreshing_bridge(
+    emulator_factory: Callable[..., EmulatorServer], bridge_factory: Callable[..., BridgeServer]
+) -> BridgeServer:
+    """One-second tokens: a request made half a second after the last refresh refreshes again
+    (the margin is capped at half the lifetime), so there are many tokens to hunt."""
+    return bridge_factory(
+        emulator=emulator_factory(token_ttl=1), refresh_margin=3600, token_mediation=False
+    )
 
 
 def test_no_token_in_anything_the_browser_sees_or_the_logs_or_redis(
@@ -94,6 +104,7 @@ def test_no_token_in_anything_the_browser_sees_or_the_logs_or_redis(
         ("GET", "/auth/callback?state=replayed&code=whatever", 400, {}),
     ]
     for method, path, status, extra in steps:
+        time.sleep(REFRESH_DUE)
         headers = {**CSRF, **origin}
         if "ct" in extra:
             headers["Content-Type"] = extra["ct"]

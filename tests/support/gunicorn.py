@@ -11,8 +11,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,3 +177,28 @@ def gunicorn_factory(
     yield start
     for instance in started:
         instance.stop()
+
+
+def parallel_get(
+    instances: Sequence[Instance], path: str, headers: Mapping[str, str], count: int
+) -> list[int]:
+    """``count`` GETs of ``path`` released at once, spread round-robin over ``instances``
+    (refresh-lock tests); the statuses, in the order they came back."""
+    results: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(count)
+
+    def call(instance: Instance) -> None:
+        barrier.wait(10)
+        with requests.get(f"{instance.url}{path}", headers=dict(headers), timeout=60) as response:
+            with lock:
+                results.append(response.status_code)
+
+    threads = [
+        threading.Thread(target=call, args=(instances[i % len(instances)],)) for i in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    return results

@@ -24,7 +24,11 @@ Usage (from the repository root)::
 
     python tools/hostile_load.py                   # 20 users, 2,000 slow, 2,000 logins, 30 s
     python tools/hostile_load.py --quick           # 3 users, 50 slow, 50 logins, 5 s
-    python tools/hostile_load.py --set MAX_BODY_BYTES=65536   # any OAUTH_BRIDGE_* setting
+    python tools/hostile_load.py --slow-signed-in  # the slow uploads carry a session's cookie
+    python tools/hostile_load.py --set BODY_READ_TIMEOUT=5    # any OAUTH_BRIDGE_* setting
+
+Sessions are spread over the seed users, so ``--users`` above 3 x ``MAX_SESSIONS_PER_USER`` would
+end the oldest on purpose (and count them as lost).
 """
 
 from __future__ import annotations
@@ -87,6 +91,9 @@ class Plan:
     login_threads: int = 4
     think: float = 0.05
     keep_alive: bool = False
+    slow_signed_in: bool = False
+    """The slow uploads carry the cookie of one more signed-in session (a user turned hostile),
+    so they pass the checks and reach the body reading itself."""
     """Reuse each user's connection; by default every call opens a new one, as a browser does
     once the bridge's keep-alive ran out, so a bridge that stops accepting connections shows."""
     call_timeout: float = 10.0
@@ -331,14 +338,15 @@ class _Slow:
 class SlowBodies:
     """``count`` anonymous uploads at one byte per ``interval``, on one selector thread."""
 
-    def __init__(self, port: int, plan: Plan) -> None:
+    def __init__(self, port: int, plan: Plan, cookie: str = "") -> None:
         self.port = port
         self.plan = plan
         self.conns: list[_Slow] = []
         self.opened_in = 0.0
         self.request_head = (
             f"POST /api/4.0/looks HTTP/1.1\r\nHost: localhost:{port}\r\n"
-            f"{CSRF_HEADER}: oauth-bridge-hostile-load\r\nContent-Type: application/json\r\n"
+            + (f"Cookie: {cookie}\r\n" if cookie else "")
+            + f"{CSRF_HEADER}: oauth-bridge-hostile-load\r\nContent-Type: application/json\r\n"
             f"Content-Length: {plan.slow_content_length}\r\n\r\n"
         ).encode("ascii")
 
@@ -593,7 +601,12 @@ def run(plan: Plan) -> dict[str, Any]:
         memory_before = int(store.info("memory")["used_memory"])
 
         stop_users, stop_attack = threading.Event(), threading.Event()
-        calls, slow = _Calls(), SlowBodies(bridge.port, plan)
+        cookie = ""
+        if plan.slow_signed_in:
+            hostile = _sign_in(bridge.url, plan.users)  # its own address, not one of the users
+            stack.callback(hostile.http.close)
+            cookie = "; ".join(f"{c.name}={c.value}" for c in hostile.http.cookies)
+        calls, slow = _Calls(), SlowBodies(bridge.port, plan, cookie)
         logins, probes = Logins(bridge.url, plan), Probes(bridge, store)
         attack = [
             threading.Thread(target=slow.run, args=(stop_attack,), daemon=True),
@@ -706,6 +719,11 @@ def parse_plan(argv: list[str] | None = None) -> Plan:
         "--keep-alive", action="store_true", help="signed-in users reuse their connections"
     )
     parser.add_argument(
+        "--slow-signed-in",
+        action="store_true",
+        help="slow uploads carry a signed-in session's cookie (they reach the body reading)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -726,8 +744,8 @@ def parse_plan(argv: list[str] | None = None) -> Plan:
         settings[name.removeprefix("OAUTH_BRIDGE_")] = value
     chosen = {f.name: getattr(args, f.name) for f in fields(Plan) if f.name in vars(args)}
     plan = replace(defaults, **(chosen | sizes), settings=settings)
-    if plan.users < 1 or plan.users > 250 or plan.slow < 0 or plan.logins < 0:
-        parser.error("--users must be 1-250 (one loopback address each); --slow, --logins >= 0")
+    if plan.users < 1 or plan.users > 249 or plan.slow < 0 or plan.logins < 0:
+        parser.error("--users must be 1-249 (one loopback address each); --slow, --logins >= 0")
     if plan.duration <= 0 or plan.duration > 600:
         parser.error("--duration must be in (0, 600] seconds: the experiment is bounded")
     return plan

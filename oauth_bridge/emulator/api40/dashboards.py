@@ -1,4 +1,4 @@
-"""``/dashboards``: list and read the dashboards a user's role sees."""
+"""``/dashboards``: list and read the dashboards a user's role sees, and their elements."""
 
 from __future__ import annotations
 
@@ -30,3 +30,11 @@ def all_dashboards(user: User) -> Response:
 def dashboard(user: User, dashboard_id: str) -> Response:
     found = dashboard_for(user, dashboard_id)
     return with_fields(schemas.dashboard_json(found, content(), user.role, current_state().api_url))
+
+
+@bp.get("/dashboards/<dashboard_id>/dashboard_elements")
+@authed
+def dashboard_dashboard_elements(user: User, dashboard_id: str) -> Response:
+    found = dashboard_for(user, dashboard_id)
+    body = schemas.dashboard_json(found, content(), user.role, current_state().api_url)
+    return each_with_fields(body["dashboard_elements"])

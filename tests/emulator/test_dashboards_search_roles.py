@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import requests
 
 from tests.emulator.conftest import Call
 from tests.support.emulator import assert_spec_keys
@@ -42,3 +43,61 @@ def test_dashboard_also_lists_complete_elements(as_user: Callable[[str], Call]) 
     for element in dashboard["dashboard_elements"]:
         assert_spec_keys("DashboardElement", element)
         assert element["query"]["id"] == element["query_id"]
+
+
+def ids(response: requests.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [body["id"] for body in response.json()]
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_search_shows_only_what_the_role_sees(as_user: Callable[[str], Call], who: str) -> None:
+    call = as_user(who)
+    hidden = who == "viewer"
+    assert ids(call("GET", "/dashboards/search")) == (["1"] if hidden else ["1", "2"])
+    assert ids(call("GET", "/looks/search")) == (["1", "2"] if hidden else ["1", "2", "3"])
+    assert ids(call("GET", "/folders/search")) == (["1"] if hidden else ["1", "2"])
+    assert ids(call("GET", "/folders/1/children")) == ([] if hidden else ["2"])
+    assert call("GET", "/folders/2/children").status_code == (404 if hidden else 200)
+    assert ids(call("GET", "/dashboards/search", params={"folder_id": "2"})) == (
+        [] if hidden else ["2"]
+    )
+
+
+def test_search_filters_sorts_pages_and_fields(as_user: Callable[[str], Call]) -> None:
+    call = as_user("admin")
+    assert ids(call("GET", "/dashboards/search", params={"title": "business%"})) == ["1"]
+    assert ids(call("GET", "/dashboards/search", params={"title": "%OVERVIEW"})) == ["2"]
+    assert ids(call("GET", "/dashboards/search", params={"title": "pulse"})) == []
+    both = {"id": "1", "folder_id": "2", "filter_or": "true"}
+    assert ids(call("GET", "/dashboards/search", params=both)) == ["1", "2"]
+    assert ids(call("GET", "/dashboards/search", params={"id": "1", "folder_id": "2"})) == []
+    assert ids(call("GET", "/looks/search", params={"sorts": "title desc"})) == ["3", "1", "2"]
+    assert ids(call("GET", "/looks/search", params={"sorts": "folder_id desc, id"})) == [
+        "3",
+        "1",
+        "2",
+    ]
+    page = {"sorts": "id desc", "limit": "1", "offset": "1"}
+    assert ids(call("GET", "/looks/search", params=page)) == ["2"]
+    assert ids(call("GET", "/looks/search", params={"per_page": "2", "page": "2"})) == ["3"]
+    assert ids(call("GET", "/looks/search", params={"query_id": "3"})) == ["3"]
+    looks = call("GET", "/looks/search", params={"fields": "id,title"}).json()
+    assert looks[0] == {"id": "1", "title": "Orders by day"}
+    assert "query" not in call("GET", "/looks/search").json()[0]
+    assert ids(call("GET", "/folders/search", params={"name": "fin%"})) == ["2"]
+    assert ids(call("GET", "/folders/search", params={"is_shared_root": "true"})) == ["1"]
+    folders = call("GET", "/folders/search", params={"parent_id": "1", "fields": "id,name"})
+    assert folders.json() == [{"id": "2", "name": "Finance"}]
+    children = call("GET", "/folders/1/children", params={"fields": "name"}).json()
+    assert children == [{"name": "Finance"}]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"sorts": "nope"}, {"sorts": "id sideways"}, {"limit": "x"}, {"offset": "-1"}],
+)
+def test_search_rejects_bad_params(as_user: Callable[[str], Call], params: dict[str, str]) -> None:
+    response = as_user("admin")("GET", "/dashboards/search", params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["message"] == "Validation Failed"

@@ -24,3 +24,22 @@ def test_sdk_dashboard_elements(sdk_for: Callable[[str], SDK], who: str) -> None
             sdk.dashboard_dashboard_elements("2")
     else:
         assert [e.query_id for e in sdk.dashboard_dashboard_elements("2")] == ["3"]
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_sdk_searches_content(sdk_for: Callable[[str], SDK], who: str) -> None:
+    sdk = sdk_for(who)
+    hidden = who == "viewer"
+    dashboards = sdk.search_dashboards(sorts="id")
+    assert all(isinstance(d, models40.Dashboard) for d in dashboards)
+    assert [d.id for d in dashboards] == (["1"] if hidden else ["1", "2"])
+    assert [d.id for d in sdk.search_dashboards(title="business%")] == ["1"]
+    looks = sdk.search_looks(sorts="title desc", limit=2)
+    assert all(isinstance(look, models40.Look) for look in looks)
+    assert [look.id for look in looks] == (["1", "2"] if hidden else ["3", "1"])
+    assert [look.title for look in sdk.search_looks(id="2", fields="title")] == ["Order status"]
+    folders = sdk.search_folders(name="%")
+    assert all(isinstance(f, models40.Folder) for f in folders)
+    assert [f.name for f in folders] == (["Shared"] if hidden else ["Shared", "Finance"])
+    children = sdk.folder_children("1", offset=0, limit=10)
+    assert [f.id for f in children] == ([] if hidden else ["2"])

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
+from oauth_bridge.emulator import EmulatorServer
+from oauth_bridge.emulator.seed import ROLE_IDS, SEED_BY_KEY
 from tests.emulator.conftest import Call
 from tests.support.emulator import assert_spec_keys
 
@@ -101,3 +103,64 @@ def test_search_rejects_bad_params(as_user: Callable[[str], Call], params: dict[
     response = as_user("admin")("GET", "/dashboards/search", params=params)
     assert response.status_code == 422, response.text
     assert response.json()["message"] == "Validation Failed"
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_roles_are_admin_only_and_own_roles_readable(
+    as_user: Callable[[str], Call], who: str
+) -> None:
+    call = as_user(who)
+    own_id, role = SEED_BY_KEY[who].id, SEED_BY_KEY[who].role
+    everything = call("GET", "/roles")
+    assert everything.status_code == (200 if who == "admin" else 404)
+    own = call("GET", f"/users/{own_id}/roles")
+    assert own.status_code == 200, own.text
+    [mine] = own.json()
+    assert mine["name"] == role and mine["id"] == ROLE_IDS[role]
+    assert_spec_keys("Role", mine)
+    assert_spec_keys("PermissionSet", mine["permission_set"])
+    assert_spec_keys("ModelSet", mine["model_set"])
+    assert ("explore" in mine["permission_set"]["permissions"]) == (who != "viewer")
+    assert mine["model_set"]["models"] == (
+        ["thelook"] if who == "viewer" else ["finance", "thelook"]
+    )
+    other = "1" if who != "admin" else "3"
+    assert call("GET", f"/users/{other}/roles").status_code == (200 if who == "admin" else 404)
+
+
+def test_all_roles_as_admin(as_user: Callable[[str], Call]) -> None:
+    call = as_user("admin")
+    roles = call("GET", "/roles").json()
+    assert [(r["id"], r["name"]) for r in roles] == [
+        ("2", "Admin"),
+        ("3", "Developer"),
+        ("4", "Viewer"),
+    ]
+    assert roles[0]["permission_set"]["all_access"] is True
+    only = call("GET", "/roles", params={"ids": "4,3", "fields": "name"}).json()
+    assert only == [{"name": "Developer"}, {"name": "Viewer"}]
+    assert call("GET", "/users/99/roles").status_code == 404
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_session_is_production(as_user: Callable[[str], Call], who: str) -> None:
+    response = as_user(who)("GET", "/session")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "can": {"view": True, "update": True},
+        "workspace_id": "production",
+        "sudo_user_id": None,
+    }
+    assert_spec_keys("ApiSession", response.json())
+
+
+def test_session_names_the_sudo_user(
+    as_user: Callable[[str], Call], emulator: EmulatorServer
+) -> None:
+    sudo = as_user("admin")("POST", "/login/3")
+    assert sudo.status_code == 200, sudo.text
+    headers = {"Authorization": f"Bearer {sudo.json()['access_token']}"}
+    session = requests.get(f"{emulator.api_url}/api/4.0/session", headers=headers, timeout=10)
+    assert session.json()["sudo_user_id"] == "3"
+    anonymous = requests.get(f"{emulator.api_url}/api/4.0/session", timeout=10)
+    assert anonymous.status_code == 401

@@ -8,6 +8,7 @@ import pytest
 from looker_sdk import error as sdk_error
 from looker_sdk import models40
 
+from oauth_bridge.emulator.seed import SEED_BY_KEY
 from tests.emulator.conftest import SDK
 
 ROLES = ["admin", "analyst", "viewer"]
@@ -43,3 +44,20 @@ def test_sdk_searches_content(sdk_for: Callable[[str], SDK], who: str) -> None:
     assert [f.name for f in folders] == (["Shared"] if hidden else ["Shared", "Finance"])
     children = sdk.folder_children("1", offset=0, limit=10)
     assert [f.id for f in children] == ([] if hidden else ["2"])
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_sdk_roles_and_session(sdk_for: Callable[[str], SDK], who: str) -> None:
+    sdk = sdk_for(who)
+    me = SEED_BY_KEY[who]
+    [role] = sdk.user_roles(me.id)
+    assert isinstance(role, models40.Role) and role.name == me.role
+    assert role.permission_set and role.permission_set.permissions
+    if who == "admin":
+        assert [r.name for r in sdk.all_roles()] == ["Admin", "Developer", "Viewer"]
+    else:
+        with pytest.raises(sdk_error.SDKError):
+            sdk.all_roles()
+    session = sdk.session()
+    assert isinstance(session, models40.ApiSession)
+    assert session.workspace_id == "production" and session.sudo_user_id is None

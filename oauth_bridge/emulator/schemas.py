@@ -278,21 +278,34 @@ def look_json(look: Look, content: Content, role: str, api_url: str) -> dict[str
     }
 
 
+def dashboard_element_json(
+    dashboard: Dashboard, n: int, look_id: str, content: Content, role: str, api_url: str
+) -> dict[str, Any]:
+    """``DashboardElement``: the ``n``-th tile, a look's vis with its ``query`` (Looker's
+    components library reads the tile's query to find a dashboard's queries)."""
+    look = content.looks[look_id]
+    body = {
+        "can": {},
+        "dashboard_id": dashboard.id,
+        "id": f"{dashboard.id}{n}",
+        "look": look_json(look, content, role, api_url),
+        "look_id": look_id,
+        "query": query_json(content.queries[look.query_id], api_url),
+        "query_id": look.query_id,
+        "title": look.title,
+        "title_hidden": False,
+        "title_text": look.title,
+        "type": "vis",
+    }
+    return complete("DashboardElement", body)
+
+
 def dashboard_json(
     dashboard: Dashboard, content: Content, role: str, api_url: str
 ) -> dict[str, Any]:
     edit = role in EDIT_ROLES
     elements = [
-        {
-            "can": {},
-            "dashboard_id": dashboard.id,
-            "id": f"{dashboard.id}{n}",
-            "look": look_json(content.looks[look_id], content, role, api_url),
-            "look_id": look_id,
-            "query_id": content.looks[look_id].query_id,
-            "title": content.looks[look_id].title,
-            "type": "vis",
-        }
+        dashboard_element_json(dashboard, n, look_id, content, role, api_url)
         for n, look_id in enumerate(dashboard.look_ids, start=1)
         if look_id in content.looks
     ]

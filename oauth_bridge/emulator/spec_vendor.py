@@ -26,6 +26,9 @@ SERVED = (
     "LookmlModelExploreFieldset",
     "LookmlModelExploreField",
     "Query",
+    "DashboardElement",
+    "ApiSession",
+    "Role",
 )
 """Schemas the emulator completes with the spec's keys; what they refer to comes along."""
 

@@ -3,41 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import looker_sdk
 import pytest
 from looker_sdk import error as sdk_error
 from looker_sdk import models40
-from looker_sdk.rtl import requests_transport
 
-from oauth_bridge.emulator import EmulatorServer
-from oauth_bridge.emulator.seed import ORDER_FIELDS, SEED_BY_KEY
+from oauth_bridge.emulator.seed import ORDER_FIELDS
 
 SDK = looker_sdk.methods40.Looker40SDK
-
-
-@pytest.fixture
-def sdk_for(
-    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[str], SDK]]:
-    """An SDK signed in with a seed user's API3 credentials."""
-    made: list[SDK] = []
-
-    def make(who: str) -> SDK:
-        client_id, secret = SEED_BY_KEY[who].api3
-        monkeypatch.setenv("LOOKERSDK_BASE_URL", emulator.api_url)
-        monkeypatch.setenv("LOOKERSDK_CLIENT_ID", client_id)
-        monkeypatch.setenv("LOOKERSDK_CLIENT_SECRET", secret)
-        monkeypatch.setenv("LOOKERSDK_VERIFY_SSL", "false")
-        made.append(looker_sdk.init40())
-        return made[-1]
-
-    yield make
-    for client in made:
-        transport = client.auth.transport
-        assert isinstance(transport, requests_transport.RequestsTransport)
-        transport.session.close()
 
 
 @pytest.mark.parametrize("who", ["admin", "analyst", "viewer"])

@@ -12,39 +12,11 @@ import requests
 
 from oauth_bridge.emulator import EmulatorServer, lookml
 from oauth_bridge.emulator.results import row
-from oauth_bridge.emulator.seed import ORDER_FIELDS, SEED_BY_KEY
-from oauth_bridge.emulator.spec import keys
+from oauth_bridge.emulator.seed import ORDER_FIELDS
+from tests.support.emulator import assert_spec_keys
 
 DOCS = "https://cloud.google.com/looker/docs/"
 Call = Callable[..., requests.Response]
-
-
-@pytest.fixture
-def as_user(emulator: EmulatorServer) -> Callable[[str], Call]:
-    """API3 sign-in of a seed user; a call function with its token."""
-
-    def make(who: str) -> Call:
-        client_id, secret = SEED_BY_KEY[who].api3
-        login = requests.post(
-            f"{emulator.api_url}/api/4.0/login",
-            data={"client_id": client_id, "client_secret": secret},
-            timeout=10,
-        )
-        assert login.status_code == 200, login.text
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-
-        def call(method: str, path: str, **kwargs: Any) -> requests.Response:
-            url = f"{emulator.api_url}/api/4.0{path}"
-            return requests.request(method, url, headers=headers, timeout=30, **kwargs)
-
-        return call
-
-    return make
-
-
-def assert_spec_keys(schema: str, body: dict[str, Any]) -> None:
-    missing = set(keys(schema)) - set(body)
-    assert not missing, f"{schema} lacks {sorted(missing)}"
 
 
 @pytest.mark.parametrize(

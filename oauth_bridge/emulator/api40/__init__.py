@@ -1,7 +1,7 @@
 """Looker's API 4.0 on the emulator's API host, one module per resource.
 
 To add an operation, add a view to its resource's module (``users``, ``folders``, ``looks``,
-``dashboards``, ``lookml_models``, ``queries``, ``client_apps``, ``versions``) with
+``dashboards``, ``lookml_models``, ``queries``, ``roles``, ``client_apps``, ``versions``) with
 :func:`~.common.authed` and the rules of :mod:`.permissions`; a new resource is a new module
 whose ``bp`` is listed in :data:`BLUEPRINTS`. The API host
 (:mod:`oauth_bridge.emulator.api_host`) calls :func:`init_app`.
@@ -18,6 +18,7 @@ from oauth_bridge.emulator.api40 import (
     lookml_models,
     looks,
     queries,
+    roles,
     users,
     versions,
 )
@@ -28,6 +29,7 @@ PREFIX = "/api/4.0"
 BLUEPRINTS: tuple[Blueprint, ...] = (
     versions.bp,
     users.bp,
+    roles.bp,
     folders.bp,
     looks.bp,
     dashboards.bp,

@@ -1,4 +1,5 @@
-"""``/folders``: the folders a user's role sees, each with the looks and dashboards in it."""
+"""``/folders``: the folders a user's role sees, each with the looks and dashboards in it;
+search over them and a folder's children."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask import Blueprint, Response
 from oauth_bridge.emulator import schemas
 from oauth_bridge.emulator.api40.common import authed, current_state, ok, with_fields
 from oauth_bridge.emulator.api40.permissions import content, visible_folder
+from oauth_bridge.emulator.api40.search import search_answer
 from oauth_bridge.emulator.seed import User
 
 bp = Blueprint("emulator_api40_folders", __name__)
@@ -35,6 +37,27 @@ def folder_with_content(user: User, folder_id: str) -> dict[str, Any]:
 def all_folders(user: User) -> Response:
     folders = [f for f in content().folders.values() if user.role in f.roles]
     return ok([folder_with_content(user, f.id) for f in folders])
+
+
+SEARCH_FILTERS = ("name", "id", "parent_id", "creator_id", "is_shared_root", "is_users_root")
+"""``search_folders`` filters the seed data can answer."""
+
+
+@bp.get("/folders/search")
+@authed
+def search_folders(user: User) -> Response:
+    folders = [f for f in content().folders.values() if user.role in f.roles]
+    return search_answer([folder_with_content(user, f.id) for f in folders], SEARCH_FILTERS)
+
+
+@bp.get("/folders/<folder_id>/children")
+@authed
+def folder_children(user: User, folder_id: str) -> Response:
+    visible_folder(user, folder_id)
+    children = [
+        f for f in content().folders.values() if f.parent_id == folder_id and user.role in f.roles
+    ]
+    return search_answer([folder_with_content(user, f.id) for f in children])
 
 
 @bp.get("/folders/<folder_id>")

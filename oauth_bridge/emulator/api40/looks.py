@@ -1,10 +1,12 @@
-"""``/looks``: list, read, change, delete and run the looks a user's role sees.
+"""``/looks``: list, search, read, change, delete and run the looks a user's role sees.
 
 Changing or deleting needs an editing role (:func:`~.permissions.may_edit`); a look moves only
 into a folder the user sees. Running a look runs its saved query (:mod:`.queries`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint, Response
 
@@ -21,6 +23,7 @@ from oauth_bridge.emulator.api40.common import (
 )
 from oauth_bridge.emulator.api40.permissions import content, look_for, may_edit, sees_folder
 from oauth_bridge.emulator.api40.queries import run_results
+from oauth_bridge.emulator.api40.search import search_answer
 from oauth_bridge.emulator.errors import invalid
 from oauth_bridge.emulator.seed import Look, User
 
@@ -31,17 +34,31 @@ def _answer(user: User, look: Look) -> Response:
     return with_fields(schemas.look_json(look, content(), user.role, current_state().api_url))
 
 
+SEARCH_FILTERS = tuple("id title description folder_id user_id view_count deleted query_id".split())
+"""``search_looks`` filters the seed data can answer."""
+
+
+def _visible(user: User) -> list[dict[str, Any]]:
+    everything, api_url = content(), current_state().api_url
+    return [
+        schemas.look_json(look, everything, user.role, api_url)
+        for look in everything.looks.values()
+        if not look.deleted and sees_folder(user, look.folder_id)
+    ]
+
+
 @bp.get("/looks")
 @authed
 def all_looks(user: User) -> Response:
-    everything, api_url = content(), current_state().api_url
-    return each_with_fields(
-        [
-            schemas.look_json(look, everything, user.role, api_url)
-            for look in everything.looks.values()
-            if not look.deleted and sees_folder(user, look.folder_id)
-        ]
-    )
+    return each_with_fields(_visible(user))
+
+
+@bp.get("/looks/search")
+@authed
+def search_looks(user: User) -> Response:
+    """``Look`` objects: a search answers without the ``LookWithQuery`` query."""
+    found = [{k: v for k, v in look.items() if k != "query"} for look in _visible(user)]
+    return search_answer(found, SEARCH_FILTERS)
 
 
 @bp.get("/looks/<look_id>")

@@ -36,6 +36,14 @@ def admin_required(user: User) -> None:
         raise forbidden()
 
 
+def user_for(user: User, user_id: str) -> User:
+    """The user ``user_id``, or 404 unless it exists and ``user`` is an Admin or that user."""
+    target = current_state().users.get(user_id)
+    if target is None or (user.role != ADMIN and target.id != user.id):
+        raise not_found()
+    return target
+
+
 def may_edit(user: User) -> None:
     """403 for a role that may not change content or run ad-hoc queries."""
     if user.role not in EDIT_ROLES:

@@ -1,4 +1,4 @@
-"""Users and API sessions: ``/login`` (API3 credentials, sudo), ``/user`` and ``/users``.
+"""Users and API sessions: ``/login`` (API3 credentials, sudo), ``/session``, ``/user``, ``/users``.
 
 An Admin sees and changes every user; anyone else sees only themselves and may change only
 their own name and locale. Disabling or deleting a user ends all of that user's tokens (the
@@ -12,6 +12,7 @@ from flask import Blueprint, Response, request
 from oauth_bridge.emulator import schemas
 from oauth_bridge.emulator.api40.common import (
     authed,
+    authenticate,
     check_types,
     current_state,
     each_with_fields,
@@ -20,9 +21,10 @@ from oauth_bridge.emulator.api40.common import (
     ok,
     with_fields,
 )
-from oauth_bridge.emulator.api40.permissions import admin_required
+from oauth_bridge.emulator.api40.permissions import admin_required, user_for
 from oauth_bridge.emulator.errors import forbidden, not_found
 from oauth_bridge.emulator.seed import ADMIN, User
+from oauth_bridge.emulator.spec import complete
 
 bp = Blueprint("emulator_api40_users", __name__)
 
@@ -46,6 +48,18 @@ def login_user(user: User, user_id: str) -> Response:
     return ok(answer)
 
 
+@bp.get("/session")
+def session() -> Response:
+    """``ApiSession``: always the production workspace; ``sudo_user_id`` on a sudo token."""
+    user, record = authenticate(current_state())
+    body = {
+        "can": {"view": True, "update": True},
+        "workspace_id": "production",
+        "sudo_user_id": user.id if record.kind == "sudo" else None,
+    }
+    return with_fields(complete("ApiSession", body))
+
+
 @bp.get("/user")
 @authed
 def me(user: User) -> Response:
@@ -63,11 +77,7 @@ def all_users(user: User) -> Response:
 @bp.get("/users/<user_id>")
 @authed
 def get_user(user: User, user_id: str) -> Response:
-    state = current_state()
-    target = state.users.get(user_id)
-    if target is None or (user.role != ADMIN and target.id != user.id):
-        raise not_found()
-    return with_fields(schemas.user_json(target, state.api_url))
+    return with_fields(schemas.user_json(user_for(user, user_id), current_state().api_url))
 
 
 @bp.patch("/users/<user_id>")

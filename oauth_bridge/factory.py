@@ -83,7 +83,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     _warn_about_risky_settings(settings)
     front_end.init_front_end(app, settings)
     looker = LookerClient(settings)
-    store = build_store(settings, on_ended=looker.revoke_grants)
+    try:
+        store = build_store(settings, on_ended=looker.revoke_grants)
+    except BaseException:  # e.g. a Redis that may evict: nothing else is built yet
+        looker.close()
+        raise
     upstream = LookerApi.from_settings(settings)
     # Idle keep-alive sockets are closed when the app goes away, even if nobody calls close_app.
     weakref.finalize(app, upstream.close)

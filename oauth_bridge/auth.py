@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import logging
 import re
 import time
@@ -28,14 +29,25 @@ from oauth_bridge.errors import (
     BridgeError,
     InvalidLoginState,
     InvalidReturnTo,
+    InvalidSignInCode,
+    MalformedBody,
     NotFound,
+    OriginRejected,
     StoreUnavailable,
     UpstreamError,
     error_response,
 )
 from oauth_bridge.login_cookie import MAX_RETURN_TO, PendingLogins
 from oauth_bridge.looker.client import TokenRequestRejected
-from oauth_bridge.models import PendingLogin
+from oauth_bridge.models import PendingLogin, SessionRecord
+from oauth_bridge.popup_login import (
+    CHALLENGE_RE,
+    POPUP_PAGE_CSP,
+    HandoffCodec,
+    popup_page,
+    verifier_matches,
+)
+from oauth_bridge.request_body import framing_of, open_body
 from oauth_bridge.security import require_csrf, validate_return_to
 from oauth_bridge.services import get_services
 from oauth_bridge.tokens import LOGIN_URL
@@ -45,6 +57,9 @@ log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+
+MAX_REDEEM_BODY = 4096
+"""A redemption is a code and a verifier: a few hundred bytes of JSON."""
 
 
 @bp.after_request
@@ -57,11 +72,41 @@ def _never_cache(response: BaseResponse) -> BaseResponse:
 @bp.get("/login")
 def login() -> BaseResponse:
     """Start a sign-in: seal state + verifier into the login cookie, send the browser to Looker."""
-    services = get_services()
-    settings = services.settings
     return_to = validate_return_to(request.args.get("return_to"), allowed_origins=_return_origins())
     if len(return_to) > MAX_RETURN_TO:
         raise InvalidReturnTo(f"return_to may be at most {MAX_RETURN_TO} characters long.")
+    return _start_login(return_to=return_to)
+
+
+@bp.get("/popup/login")
+def popup_login() -> BaseResponse:
+    """Start a sign-in in a popup opened by a framed SPA (:mod:`oauth_bridge.popup_login`).
+
+    ``origin`` is the framed SPA's own origin: the only window the popup's answer is posted to,
+    so it must be the bridge's or one of ``CORS_ORIGINS``. ``challenge`` is S256 of a verifier
+    that only the frame holds.
+    """
+    origin = request.args.get("origin", "")
+    challenge = request.args.get("challenge", "")
+    if origin not in _return_origins():
+        return _popup_error(
+            OriginRejected(
+                "This app's origin may not sign in through this bridge: add it to "
+                "OAUTH_BRIDGE_CORS_ORIGINS (exactly, e.g. https://app.example.com)."
+            )
+        )
+    if not CHALLENGE_RE.fullmatch(challenge):
+        return _popup_error(
+            InvalidLoginState(
+                "challenge must be base64url(SHA-256(verifier)) without padding (43 characters)."
+            )
+        )
+    return _start_login(return_to="", opener_origin=origin, challenge=challenge)
+
+
+def _start_login(*, return_to: str, opener_origin: str = "", challenge: str = "") -> BaseResponse:
+    services = get_services()
+    settings = services.settings
     # Nothing is written for a sign-in under way, but one cannot finish while the store is
     # away: say so now (503) rather than after the person has typed a password at Looker.
     services.store.ping()
@@ -74,6 +119,8 @@ def login() -> BaseResponse:
             code_verifier=authorization.code_verifier,
             return_to=return_to,
             created_at=time.time(),
+            opener_origin=opener_origin,
+            challenge=challenge,
         ),
     )
     response = redirect(authorization.url, code=302)
@@ -94,65 +141,125 @@ def callback() -> BaseResponse:
     if pending is None:
         return _callback_error(InvalidLoginState())
     # From here on this browser's cookie no longer carries the login, whatever the outcome.
-    response = _finish_login(pending, state)
+    response = _hand_to_frame(pending) if pending.in_popup else _finish_login(pending, state)
     _set_login_cookie(response, others)
     return response
 
 
 def _finish_login(pending: PendingLogin, state: str) -> BaseResponse:
-    """The callback's answer for a login this browser did start with ``state``."""
-    services = get_services()
-    settings = services.settings
+    """The callback's answer for a top-level login this browser did start with ``state``."""
     try:
-        if services.store.login_used(state):  # a copy of the cookie, replayed
+        if get_services().store.login_used(state):  # a copy of the cookie, replayed
             return _callback_error(InvalidLoginState())
     except StoreUnavailable as exc:
         return _callback_error(exc)
 
     if "error" in request.args:
-        error = request.args.get("error", "")
-        code = error if _ERROR_CODE.fullmatch(error) else "access_denied"
-        return redirect(_with_query(pending.return_to, auth_error=code), code=302)
+        return redirect(_with_query(pending.return_to, auth_error=_looker_error()), code=302)
 
     code = request.args.get("code", "")
     if not code or len(code) > 2048:
         return _callback_error(InvalidLoginState("Looker sent no authorization code."))
     try:
+        cookie_value, _record = _sign_in(pending, code)
+    except (InvalidLoginState, UpstreamError, StoreUnavailable) as exc:
+        return _callback_error(exc)
+    response = redirect(pending.return_to, code=302)
+    _set_session_cookie(response, cookie_value)
+    return response
+
+
+def _hand_to_frame(pending: PendingLogin) -> BaseResponse:
+    """The callback's answer in a popup: post a sealed one-time code to the frame that opened it.
+
+    Looker's code is not traded here but at the redemption, so a sign-in that never reaches the
+    frame leaves no token and no session behind.
+    """
+    if "error" in request.args:
+        return _popup_page(pending, {"error": _looker_error()}, "Sign-in cancelled")
+    code = request.args.get("code", "")
+    if not code or len(code) > 2048:
+        return _popup_page(pending, {"error": "no_code"}, "Sign-in did not complete")
+    handoff = _handoffs(get_services().settings).seal(pending, code)
+    return _popup_page(pending, {"code": handoff}, "Signed in")
+
+
+def _looker_error() -> str:
+    """The ``error`` Looker sent back, if it is a plain OAuth error code."""
+    error = request.args.get("error", "")
+    return error if _ERROR_CODE.fullmatch(error) else "access_denied"
+
+
+def _sign_in(pending: PendingLogin, code: str) -> tuple[str, SessionRecord]:
+    """Trade Looker's ``code``, make a brand-new session, return its cookie value and record.
+
+    Raises :class:`InvalidLoginState` when the sign-in was already used or Looker refuses the
+    code, :class:`UpstreamError` or :class:`StoreUnavailable` when a part is away; every token
+    obtained before a failure is revoked.
+    """
+    services = get_services()
+    try:
         tokens = services.looker.exchange_code(code, pending.code_verifier)
     except TokenRequestRejected as exc:
         log.info("authorization code refused by Looker: %s", exc.error)
-        return _callback_error(
-            InvalidLoginState("Looker refused this sign-in; please start again.")
-        )
-    except UpstreamError as exc:
-        return _callback_error(exc)
+        raise InvalidLoginState("Looker refused this sign-in; please start again.") from None
     # Written only now that Looker accepted the code: anonymous callbacks write nothing.
     try:
         first_use = services.store.mark_login_used(
-            state, _pending_logins(settings).remaining_ms(pending)
+            pending.state, _pending_logins(services.settings).remaining_ms(pending)
         )
-    except StoreUnavailable as exc:
+    except StoreUnavailable:
         services.looker.revoke(tokens.access_token)
-        return _callback_error(exc)
+        raise
     if not first_use:
         services.looker.revoke(tokens.access_token)  # a parallel replay won the race
-        return _callback_error(InvalidLoginState())
+        raise InvalidLoginState()
     try:
         user = services.looker.current_user(tokens.access_token)
-    except UpstreamError as exc:
+    except UpstreamError:
         services.looker.revoke(tokens.access_token)  # no session will hold it
-        return _callback_error(exc)
+        raise
 
-    previous = request_cookie(settings.cookie_name)
+    previous = request_cookie(services.settings.cookie_name)
     try:
         if previous:
             _end_previous_session(previous)
-        cookie_value, _record = services.store.create(user, tokens)
-    except StoreUnavailable as exc:
+        cookie_value, record = services.store.create(user, tokens)
+    except StoreUnavailable:
         services.looker.revoke(tokens.access_token)
-        return _callback_error(exc)
+        raise
     log.info("signed in user %s", user.id)
-    response = redirect(pending.return_to, code=302)
+    return cookie_value, record
+
+
+@bp.post("/popup/redeem")
+def popup_redeem() -> BaseResponse:
+    """Finish a popup sign-in in the frame: the sealed code and the frame's verifier in, the
+    session cookie out (set in this response, so it lands in the frame's cookie partition).
+
+    Every way a code can be wrong (forged, expired, used, for another origin, without the
+    verifier) answers the same 400, so a guess learns nothing.
+    """
+    services = get_services()
+    require_csrf()
+    with open_body(framing_of(request.environ), services.settings) as body:
+        raw = body.read_all(MAX_REDEEM_BODY)
+    try:
+        fields = json.loads(raw)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict):
+        raise MalformedBody('Send JSON: {"code": "…", "verifier": "…"}.')
+    handoff = _handoffs(services.settings).open(fields.get("code"))
+    if (
+        handoff is None
+        or request.headers.get("Origin") != handoff.login.opener_origin
+        or not verifier_matches(fields.get("verifier"), handoff.login.challenge)
+        or services.store.login_used(handoff.login.state)
+    ):
+        raise InvalidSignInCode()
+    cookie_value, record = _sign_in(handoff.login, handoff.looker_code)
+    response = jsonify(_session_body(record))
     _set_session_cookie(response, cookie_value)
     return response
 
@@ -172,22 +279,24 @@ def session_info() -> BaseResponse:
             exc.message,
             extra={"authenticated": False, "login_url": LOGIN_URL},
         )
-    record = active.record
-    settings = services.settings
+    return jsonify(_session_body(active.record))
+
+
+def _session_body(record: SessionRecord) -> dict[str, object]:
+    """What an SPA may know of its session: who, and until when. Never the token."""
+    settings = get_services().settings
     ends_at = min(
         record.created_at + settings.session_max_age, time.time() + settings.session_idle_timeout
     )
-    return jsonify(
-        {
-            "authenticated": True,
-            "user": {
-                "id": record.user.id,
-                "display_name": record.user.display_name,
-                "email": record.user.email,
-            },
-            "expires_at": datetime.fromtimestamp(ends_at, UTC).isoformat(timespec="seconds"),
-        }
-    )
+    return {
+        "authenticated": True,
+        "user": {
+            "id": record.user.id,
+            "display_name": record.user.display_name,
+            "email": record.user.email,
+        },
+        "expires_at": datetime.fromtimestamp(ends_at, UTC).isoformat(timespec="seconds"),
+    }
 
 
 @bp.post("/logout")
@@ -245,6 +354,16 @@ def token() -> BaseResponse:
 @functools.cache
 def _pending_logins_for(secret_key: str, ttl: int, max_logins: int) -> PendingLogins:
     return PendingLogins(secret_key, ttl=ttl, max_logins=max_logins)
+
+
+@functools.cache
+def _handoffs_for(secret_key: str) -> HandoffCodec:
+    return HandoffCodec(secret_key)
+
+
+def _handoffs(settings: Settings) -> HandoffCodec:
+    """The popup codes' codec for these settings (its key is derived once per process)."""
+    return _handoffs_for(settings.secret_key)
 
 
 def _pending_logins(settings: Settings) -> PendingLogins:
@@ -329,16 +448,52 @@ _PAGE = """<!doctype html>
 <p><a href="{login_url}">Start again</a></p></body></html>"""
 
 
+def _popup_page(pending: PendingLogin, message: dict[str, str], title: str) -> BaseResponse:
+    """The page a popup sign-in ends on: it posts ``message`` to the frame, then closes."""
+    done = (
+        "You are signed in; this window closes by itself."
+        if "code" in message
+        else "The sign-in did not complete; the app that opened this window says what next."
+    )
+    message = {**message, "challenge": pending.challenge}  # which of the frame's attempts
+    body = popup_page(origin=pending.opener_origin, message=message, title=title, done=done)
+    response = Response(body, status=200, mimetype="text/html")
+    _page_headers(response, POPUP_PAGE_CSP)
+    # The popup must keep its opener to post to it: no Cross-Origin-Opener-Policy isolation.
+    response.headers["Cross-Origin-Opener-Policy"] = "unsafe-none"
+    return response
+
+
+def _popup_error(error: BridgeError) -> BaseResponse:
+    """A popup that cannot start is a page a person sees: say why, in HTML, with the status."""
+    body = _POPUP_ERROR_PAGE.format(message=html.escape(error.message))
+    response = Response(body, status=error.status, mimetype="text/html")
+    _page_headers(response, _ERROR_PAGE_CSP)
+    return response
+
+
+def _page_headers(response: BaseResponse, csp: str) -> None:
+    # frame-ancestors does not fall back to default-src: without it, CSP allows any framing.
+    response.headers["Content-Security-Policy"] = csp
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+
+
+_ERROR_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+_POPUP_ERROR_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign-in cannot start</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 30rem; margin: 3rem auto">
+<h1>Sign-in cannot start</h1><p>{message}</p>
+<p>Close this window; the app that opened it needs a change by its developer.</p></body></html>"""
+
+
 def _callback_error(error: BridgeError) -> BaseResponse:
     """The callback is a page a person lands on: answer HTML, with the same status."""
     body = _PAGE.format(message=html.escape(error.message), login_url=LOGIN_URL)
     response = Response(body, status=error.status, mimetype="text/html")
     for name, value in error.headers.items():
         response.headers[name] = value
-    # frame-ancestors does not fall back to default-src: without it, CSP allows any framing.
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
-    )
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    _page_headers(response, _ERROR_PAGE_CSP)
     return response

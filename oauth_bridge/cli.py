@@ -24,6 +24,7 @@ def _demo(args: argparse.Namespace) -> int:
         emulator_port=args.emulator_port,
         emulator_api_port=args.emulator_api_port,
         token_ttl=args.token_ttl,
+        portal_port=args.portal_port if args.portal else None,
     )
     return 0
 
@@ -102,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--emulator-port", type=int, default=9000, help="Looker UI host port")
     demo.add_argument("--emulator-api-port", type=int, default=9001, help="Looker API host port")
     demo.add_argument("--token-ttl", type=int, default=3600, help="Looker token lifetime (s)")
+    demo.add_argument(
+        "--portal",
+        action="store_true",
+        help="also serve a portal page on another site (127.0.0.1) that frames the app, "
+        "to try the pop-up sign-in for embedded apps (docs/embedding.md)",
+    )
+    demo.add_argument(
+        "--portal-port", type=int, default=8082, help="portal page port (default 8082)"
+    )
     demo.set_defaults(handler=_demo)
 
     emulator = commands.add_parser("emulator", help="run the Looker emulator")

@@ -58,22 +58,66 @@ class _QuietHandler(WSGIRequestHandler):
         return None
 
 
-def content_security_policy(bridge_url: str) -> str:
-    """A strict CSP for the SPA: its own scripts and styles only, network calls to the bridge."""
+def content_security_policy(bridge_url: str, frame_ancestors: tuple[str, ...] = ()) -> str:
+    """A strict CSP for the SPA: its own scripts and styles only, network calls to the bridge,
+    framed only by the portal origins named (none by default)."""
+    ancestors = " ".join(frame_ancestors) or "'none'"
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src {bridge_url}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        f"connect-src {bridge_url}; base-uri 'none'; form-action 'none'; "
+        f"frame-ancestors {ancestors}"
     )
 
 
-def create_spa_app(static_dir: Path, bridge_url: str) -> Flask:
+PORTAL_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Example portal · oauth_bridge demo</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 0; background: #eef1f5; color: #1d2433; }}
+header {{ background: #2c3e66; color: #fff; padding: .8rem 1.2rem; }}
+header p {{ margin: .2rem 0 0; opacity: .85; font-size: .9rem; }}
+main {{ padding: 1rem; }}
+iframe {{ width: 100%; height: 80vh; border: 1px solid #c5cbd6; border-radius: 6px;
+  background: #fff; }}
+</style></head>
+<body><header><strong>Example portal</strong>
+<p>This page is on another site than the app: it embeds the demo app from {spa} in an iframe.</p>
+</header>
+<main><iframe id="app-frame" title="Looker content (embedded app)" src="{spa}"></iframe></main>
+</body></html>"""
+
+
+def create_portal_app(spa_url: str, spa_origin: str) -> Flask:
+    """A page on another site that frames the SPA, as a customer's portal would."""
+    app = Flask("oauth_bridge_demo_portal", static_folder=None)
+    page = PORTAL_PAGE.format(spa=spa_url)
+    # No script of its own; it may frame only the SPA. No default-src: a portal's own calls are
+    # its business, and the bridge must refuse them by itself (CORS, Origin, CSRF header).
+    csp = (
+        f"script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+        f"style-src 'unsafe-inline'; frame-src {spa_origin}"
+    )
+
+    @app.get("/")
+    def index() -> Response:
+        response = Response(page, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = csp
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return app
+
+
+def create_spa_app(
+    static_dir: Path, bridge_url: str, frame_ancestors: tuple[str, ...] = ()
+) -> Flask:
     """A tiny static server for the SPA that also serves ``config.js`` naming the bridge."""
     app = Flask(__name__, static_folder=None)
     config_js = (
         "// Written by `oauth-bridge demo`: where this SPA finds the bridge.\n"
         f"export const BRIDGE_URL = {_js_string(bridge_url)};\n"
     )
-    csp = content_security_policy(bridge_url)
+    csp = content_security_policy(bridge_url, frame_ancestors)
 
     @app.get("/")
     def index() -> Response:
@@ -131,6 +175,9 @@ class DemoStack:
         default_factory=lambda: f"oauth_bridge:demo:{secrets.token_hex(6)}:"
     )
     static_dir: Path | None = None
+    portal_port: int | None = None
+    """Also serve a portal page on another site that frames the SPA (``demo --portal``); the
+    session cookie is then ``SameSite=None; Partitioned`` (Secure, which localhost allows)."""
     host: str = "127.0.0.1"
     settings_overrides: dict[str, Any] = field(default_factory=dict)
     """Extra bridge settings (tests: e.g. ``refresh_margin``)."""
@@ -151,6 +198,15 @@ class DemoStack:
     @property
     def spa_origin(self) -> str:
         return f"http://localhost:{self.spa_port}"
+
+    @property
+    def portal_url(self) -> str | None:
+        """The portal page, on ``127.0.0.1``: another site than ``localhost`` for the browser."""
+        return None if self.portal_port is None else f"http://127.0.0.1:{self.portal_port}/"
+
+    @property
+    def portal_origin(self) -> str | None:
+        return None if self.portal_port is None else f"http://127.0.0.1:{self.portal_port}"
 
     @property
     def looker_url(self) -> str:
@@ -177,6 +233,7 @@ class DemoStack:
                 verify_ssl=False,
                 display_name="oauth_bridge demo",
             )
+            framed = {"cookie_secure": True, "cookie_samesite": "None"} if self.portal_port else {}
             self.settings = load_settings(
                 {},
                 looker_url=self.looker_url,
@@ -186,17 +243,20 @@ class DemoStack:
                 secret_key=secrets.token_urlsafe(32),
                 token_keys=(Fernet.generate_key(),),
                 cors_origins=(self.spa_origin,),
-                cookie_secure=False,
                 redis_url=self.redis_url,
                 redis_key_prefix=self.redis_key_prefix,
-                **self.settings_overrides,
+                **{"cookie_secure": False, **framed, **self.settings_overrides},
             )
             from oauth_bridge.factory import create_app
 
             self.bridge_app = create_app(self.settings)
             self._serve("bridge", self.bridge_app, self.bridge_port, "--port")
-            spa = create_spa_app(static_dir, self.bridge_url)
+            ancestors = (self.portal_origin,) if self.portal_origin else ()
+            spa = create_spa_app(static_dir, self.bridge_url, ancestors)
             self._serve("SPA", spa, self.spa_port, "--spa-port")
+            if self.portal_port is not None:
+                portal = create_portal_app(self.spa_url, self.spa_origin)
+                self._serve("portal", portal, self.portal_port, "--portal-port")
         except BaseException:
             self.stop()
             raise
@@ -283,16 +343,21 @@ def describe(stack: DemoStack, store: str) -> str:
     users = "\n".join(
         f"    {user.email:<22} password {user.password:<16} ({user.role})" for user in SEED_USERS
     )
-    return (
-        "oauth_bridge demo is ready.\n"
-        f"  Open the demo app:  {stack.spa_url}\n"
-        f"  Bridge:             {stack.bridge_url}  (sessions: {store})\n"
-        f"  Looker emulator:    {stack.looker_url} (UI), {stack.looker_api_url} (API)\n"
-        f"  OAuth client_guid:  {stack.client_guid}\n"
-        "  Sign in as one of:\n"
-        f"{users}\n"
-        "Press Ctrl-C to stop."
-    )
+    lines = ["oauth_bridge demo is ready.", f"  Open the demo app:  {stack.spa_url}"]
+    if stack.portal_url:
+        lines.append(
+            f"  Or in a portal:     {stack.portal_url}  (another site frames the app; "
+            "sign-in opens a pop-up)"
+        )
+    lines += [
+        f"  Bridge:             {stack.bridge_url}  (sessions: {store})",
+        f"  Looker emulator:    {stack.looker_url} (UI), {stack.looker_api_url} (API)",
+        f"  OAuth client_guid:  {stack.client_guid}",
+        "  Sign in as one of:",
+        users,
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(lines)
 
 
 @contextmanager
@@ -322,6 +387,7 @@ def run_demo(
     emulator_api_port: int = 9001,
     token_ttl: int = 3600,
     redis_url: str | None = None,
+    portal_port: int | None = None,
     out: TextIO | None = None,
     stop: threading.Event | None = None,
 ) -> None:
@@ -340,6 +406,7 @@ def run_demo(
         emulator_api_port=emulator_api_port,
         token_ttl=token_ttl,
         redis_url=url,
+        portal_port=portal_port,
         host=host,
     )
     with _stop_signals(stop):

@@ -87,6 +87,14 @@ class InvalidLoginState(BadRequest):
     default_message = "This sign-in link is unknown, expired, already used or from another browser."
 
 
+class InvalidSignInCode(BadRequest):
+    code = "invalid_sign_in_code"
+    default_message = (
+        "This sign-in code cannot be redeemed (it expired, was used, was made for another "
+        "origin, or came without its verifier); start the sign-in again."
+    )
+
+
 class MalformedBody(BadRequest):
     code = "malformed_body"
     default_message = "The request body is not valid HTTP framing (a bad chunk or trailer)."

@@ -60,10 +60,7 @@ class PendingLogins:
             return []
         try:
             entries = json.loads(self._sealer.open(cookie_value, _AAD))
-            logins = [
-                PendingLogin(str(state), str(verifier), str(return_to), float(created))
-                for state, verifier, return_to, created in entries
-            ]
+            logins = [_login_from(entry) for entry in entries]
         except (InvalidCiphertext, ValueError, TypeError):
             return []
         now = self._clock()
@@ -90,10 +87,7 @@ class PendingLogins:
         return kept
 
     def encode(self, logins: Sequence[PendingLogin]) -> str:
-        body = json.dumps(
-            [[x.state, x.code_verifier, x.return_to, round(x.created_at, 3)] for x in logins],
-            separators=(",", ":"),
-        ).encode("ascii")
+        body = json.dumps([_entry_of(x) for x in logins], separators=(",", ":")).encode("ascii")
         return self._sealer.seal(body, _AAD)
 
     def max_age(self, logins: Sequence[PendingLogin]) -> int:
@@ -104,3 +98,27 @@ class PendingLogins:
     def remaining_ms(self, login: PendingLogin) -> int:
         """Milliseconds ``login`` stays valid (at least 1): how long its use is remembered."""
         return max(1, math.ceil((login.created_at + self.ttl - self._clock()) * 1000))
+
+
+def _entry_of(login: PendingLogin) -> list[str | float]:
+    """A login as the cookie's JSON carries it; a popup sign-in adds its origin and challenge."""
+    entry: list[str | float] = [
+        login.state,
+        login.code_verifier,
+        login.return_to,
+        round(login.created_at, 3),
+    ]
+    if login.in_popup:
+        entry += [login.opener_origin, login.challenge]
+    return entry
+
+
+def _login_from(entry: object) -> PendingLogin:
+    """The reverse of :func:`_entry_of`; ValueError or TypeError for any other shape."""
+    if not isinstance(entry, list) or len(entry) not in (4, 6):
+        raise ValueError("not a pending login")
+    state, verifier, return_to, created, *popup = entry
+    origin, challenge = (str(popup[0]), str(popup[1])) if popup else ("", "")
+    return PendingLogin(
+        str(state), str(verifier), str(return_to), float(created), origin, challenge
+    )

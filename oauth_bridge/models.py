@@ -49,3 +49,12 @@ class PendingLogin:
     code_verifier: str
     return_to: str
     created_at: float
+    opener_origin: str = ""
+    """Set for a sign-in in a popup (:mod:`oauth_bridge.popup_login`): the framed SPA's origin,
+    the only one the popup's answer is posted to and redeemable from."""
+    challenge: str = ""
+    """The framed SPA's S256 challenge; the redemption must bring its verifier."""
+
+    @property
+    def in_popup(self) -> bool:
+        return bool(self.opener_origin)

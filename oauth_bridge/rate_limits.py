@@ -34,7 +34,7 @@ from oauth_bridge.services import get_services
 
 log = logging.getLogger(__name__)
 
-LIMITED_ENDPOINTS = ("auth.login", "auth.callback")
+LIMITED_ENDPOINTS = ("auth.login", "auth.callback", "auth.popup_login", "auth.popup_redeem")
 
 
 IPV6_PREFIX = 64

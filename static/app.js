@@ -6,6 +6,7 @@
 // bridge or Looker returns is treated as untrusted text: it is only ever set with textContent.
 
 import { BRIDGE_URL } from "./config.js";
+import { isFramed, PopupBlockedError, signInWithPopup } from "./vendor/looker-bridge-sdk.js";
 
 const APP_ID = "oauth-bridge-demo";
 const RESULT_LIMIT = 100;
@@ -41,6 +42,8 @@ const view = {
   expired: $("expired"),
   expiredTitle: $("expired-title"),
   signInAgain: $("sign-in-again"),
+  ownTab: $("own-tab"),
+  ownTabLink: $("own-tab-link"),
   content: $("content"),
   looks: $("looks"),
   looksCount: $("looks-count"),
@@ -99,6 +102,39 @@ function loginUrl() {
   // Come back to this page, without any query (such as a previous auth_error).
   const returnTo = `${window.location.origin}${window.location.pathname}`;
   return `${BRIDGE_URL}/auth/login?return_to=${encodeURIComponent(returnTo)}`;
+}
+
+/**
+ * In a frame the top-level sign-in cannot work (Looker refuses to be framed, and the cookie
+ * would land outside this frame's partition): sign in through the bridge's popup instead.
+ */
+async function signInFromFrame(event) {
+  event.preventDefault();
+  const link = event.currentTarget;
+  clearError();
+  view.ownTab.hidden = true;
+  let popup;
+  try {
+    popup = signInWithPopup(BRIDGE_URL, { appId: APP_ID }); // opens the window at once
+  } catch (error) {
+    popup = Promise.reject(error);
+  }
+  link.setAttribute("aria-disabled", "true");
+  setStatus("Signing in in the window that opened…");
+  try {
+    await popup;
+    await start();
+  } catch (error) {
+    setStatus("");
+    if (error instanceof PopupBlockedError) {
+      showError(error.message);
+      view.ownTab.hidden = false;
+    } else {
+      showError(error instanceof Error ? error.message : String(error));
+    }
+  } finally {
+    link.removeAttribute("aria-disabled");
+  }
 }
 
 function setStatus(text) {
@@ -319,13 +355,20 @@ function reportAuthError() {
   window.history.replaceState(null, "", window.location.pathname);
 }
 
-async function start() {
+function wire() {
   view.bridgeUrl.textContent = BRIDGE_URL;
   view.signIn.href = loginUrl();
   view.signInAgain.href = loginUrl();
+  view.ownTabLink.href = `${window.location.origin}${window.location.pathname}`;
+  if (isFramed()) {
+    view.signIn.addEventListener("click", signInFromFrame);
+    view.signInAgain.addEventListener("click", signInFromFrame);
+  }
   view.signOut.addEventListener("click", signOut);
   reportAuthError();
+}
 
+async function start() {
   let session;
   try {
     session = await callBridge("/auth/session", { csrf: false });
@@ -340,6 +383,7 @@ async function start() {
     return;
   }
   const user = session.user || {};
+  view.ownTab.hidden = true;
   view.userName.textContent = user.display_name || "Looker user";
   view.userEmail.textContent = user.email || "";
   showOnly(view.content);
@@ -350,4 +394,5 @@ async function start() {
   }
 }
 
+wire();
 start();

@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.support.bridge",
     "tests.support.browser",
     "tests.support.gunicorn",
+    "tests.support.demo_stack",
 ]
 
 

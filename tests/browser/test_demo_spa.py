@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from playwright.sync_api import Error as PlaywrightError
 from oauth_bridge.demo import DemoStack
 from oauth_bridge.emulator.seed import DEVELOPER, VIEWER, credentials, seed_content
 from oauth_bridge.services import get_services
-from tests.support.redis_fixtures import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -63,29 +62,6 @@ class ConsoleWatch:
 
     def errors_since(self, mark: int) -> list[str]:
         return [m.text for m in self.messages[mark:] if m.type in ("error", "warning")]
-
-
-@pytest.fixture
-def demo_factory(redis_url: str, redis_prefix: str) -> Iterator[Callable[..., DemoStack]]:
-    stacks: list[DemoStack] = []
-
-    def make(**overrides: Any) -> DemoStack:
-        stack = DemoStack(
-            bridge_port=free_port(),
-            spa_port=free_port(),
-            emulator_port=free_port(),
-            emulator_api_port=free_port(),
-            redis_url=redis_url,
-            redis_key_prefix=redis_prefix,
-            **overrides,
-        )
-        stack.start()
-        stacks.append(stack)
-        return stack
-
-    yield make
-    for stack in stacks:
-        stack.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The ``oauth-bridge`` command: demo, emulator, register-client, serve.
+"""The ``oauth-bridge`` command: demo, emulator, register-client, serve, nginx-config.
 
 Each subcommand imports what it needs only when it runs, so ``oauth-bridge --help`` is instant
 and the emulator does not load the bridge (or looker-sdk) at all.
@@ -90,6 +90,26 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nginx_config(args: argparse.Namespace) -> int:
+    from oauth_bridge.config import load_settings
+    from oauth_bridge.data_plane.nginx_config import CA_FILE, NJS_MODULE, NginxOptions, render
+
+    options = NginxOptions(
+        listen=args.listen,
+        bridge_url=args.bridge_url,
+        workers=args.workers,
+        njs_module=args.njs_module or NJS_MODULE,
+        ca_file=args.ca_file or CA_FILE,
+    )
+    if not os.path.exists(options.njs_module):
+        raise ConfigError(
+            f"nginx's njs module is not at {options.njs_module} "
+            "(Debian: apt-get install libnginx-mod-http-js; or pass --njs-module PATH)"
+        )
+    sys.stdout.write(render(load_settings(), options))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oauth-bridge",
@@ -153,6 +173,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(handler=_serve)
+
+    nginx = commands.add_parser(
+        "nginx-config",
+        help="print an nginx.conf that puts nginx in front as the data plane (docs/operations.md)",
+        description="Print a complete nginx.conf built from the OAUTH_BRIDGE_* settings: nginx "
+        "serves /api/4.0/ straight to Looker after asking the bridge, and passes everything "
+        "else to the bridge. Run it with: nginx -p DIR -c FILE -e stderr",
+    )
+    nginx.add_argument("--listen", required=True, metavar="HOST:PORT", help="nginx's listener")
+    nginx.add_argument(
+        "--bridge-url",
+        required=True,
+        metavar="URL",
+        help="the bridge process: http://HOST:PORT or unix:/PATH",
+    )
+    nginx.add_argument("--workers", default="auto", help="worker_processes (default auto)")
+    nginx.add_argument(
+        "--njs-module", default=None, help="path of ngx_http_js_module.so (default: Debian's)"
+    )
+    nginx.add_argument(
+        "--ca-file", default=None, help="CAs for an https Looker API URL (default: Debian's)"
+    )
+    nginx.set_defaults(handler=_nginx_config)
     return parser
 
 

@@ -28,6 +28,7 @@ from oauth_bridge import (
     security,
 )
 from oauth_bridge.config import Settings, is_loopback_host, load_settings
+from oauth_bridge.data_plane import gate
 from oauth_bridge.errors import register_error_handlers
 from oauth_bridge.looker.client import LookerClient
 from oauth_bridge.looker.upstream import LookerApi
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(auth.bp)
         app.register_blueprint(proxy.bp)
         app.register_blueprint(health.bp)
+        app.register_blueprint(gate.bp)
         register_error_handlers(app)
         security.init_cors(app, settings)
         limiter = rate_limits.init_rate_limits(app, settings)

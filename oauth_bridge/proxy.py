@@ -35,6 +35,7 @@ from werkzeug.http import parse_cache_control_header, parse_set_header
 
 from oauth_bridge import request_body
 from oauth_bridge.config import Settings
+from oauth_bridge.data_plane.secret import LOOKER_REFUSED_HEADER, carries_secret
 from oauth_bridge.errors import (
     BadRequest,
     InvalidPath,
@@ -127,6 +128,20 @@ def target_from_route(path: str) -> Target:
         raise InvalidPath()
     raw_path = raw[len(API_PREFIX) :]
     return Target(path=validate_api_path(path, raw_path), query=check_query(_raw_query()))
+
+
+def target_from_request_uri(request_uri: str) -> Target:
+    """The target of a request line's raw URI (``/api/4.0/…?…``), checked as the route's is.
+
+    For the nginx data plane, where the bridge sees the browser's request only as nginx's
+    ``$request_uri``: the same path and query rules as :func:`target_from_route`, applied to the
+    raw form and to its percent-decoded path (what Werkzeug's router would have matched).
+    """
+    raw, _, query = request_uri.partition("?")
+    if "#" in request_uri or not raw.startswith(API_PREFIX):
+        raise InvalidPath()
+    raw_path = raw[len(API_PREFIX) :]
+    return Target(path=validate_api_path(unquote(raw_path), raw_path), query=check_query(query))
 
 
 def _raw_query() -> str:
@@ -311,10 +326,17 @@ def forward(target: Target) -> Response:
     request_body.check_declared_size(framing, settings.max_body_bytes)
     active: ActiveSession = services.tokens.current_session()
     token = services.tokens.access_token(active)
+    # nginx mode: nginx sent this call to Looker already and Looker said 401 (data_plane/).
+    refused_by_looker = carries_secret(settings, LOOKER_REFUSED_HEADER)
+    if refused_by_looker and request.method not in RETRY_ON_401:
+        services.tokens.end_session(active)  # never send a refused write a second time
+        raise not_authenticated("Looker refused your session; sign in again.")
     with request_body.open_body(framing, settings) as body:
         headers.update(body.upstream_headers())
         if request.method in RETRY_ON_401:
-            return _forward_replayable(services, target, body, headers, active, token)
+            return _forward_replayable(
+                services, target, body, headers, active, token, refused_by_looker
+            )
         upstream = _send(services, target, _payload(body), headers, token)
     if upstream.status != 401:
         return to_browser(upstream)
@@ -340,14 +362,17 @@ def _forward_replayable(
     headers: dict[str, str],
     active: ActiveSession,
     token: str,
+    refused_by_looker: bool = False,
 ) -> Response:
     """GET and HEAD: held whole (a small body at most) so the call can be replayed after a
-    refresh; they change nothing at Looker, so a replay is safe."""
+    refresh; they change nothing at Looker, so a replay is safe. ``refused_by_looker``: the
+    first attempt was nginx's, and Looker said 401 to it, so refresh before sending."""
     payload = body.read_all(request_body.REPLAY_BODY_LIMIT) if body.framing.has_body else None
-    upstream = _send(services, target, payload, headers, token)
-    if upstream.status != 401:
-        return to_browser(upstream)
-    _discard(upstream)
+    if not refused_by_looker:
+        upstream = _send(services, target, payload, headers, token)
+        if upstream.status != 401:
+            return to_browser(upstream)
+        _discard(upstream)
     token = services.tokens.refresh_rejected(active, token)
     upstream = _send(services, target, payload, headers, token)
     if upstream.status == 401:

@@ -19,6 +19,8 @@ from oauth_bridge.models import SessionRecord
 from oauth_bridge.services import get_services
 from tests.support.bridge import BridgeServer, sign_in_as
 
+pytestmark = pytest.mark.both_data_planes  # embedded proxy, and nginx in front
+
 API = {"X-Looker-AppId": "oauth-bridge-tests"}
 
 

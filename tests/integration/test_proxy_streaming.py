@@ -24,6 +24,8 @@ from oauth_bridge.emulator.seed import credentials
 from tests.support.emulator import browser_sign_in
 from tests.support.redis_fixtures import free_port
 
+pytestmark = pytest.mark.both_data_planes  # embedded proxy, and nginx in front
+
 ROWS = 5_000_000
 GROWTH_LIMIT = 100 * 1024 * 1024
 CLIENT_GUID = "oauth-bridge-streaming-test"

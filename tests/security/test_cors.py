@@ -16,6 +16,8 @@ import requests
 from tests.support.bridge import BridgeServer, sign_in_as
 from tests.support.security_tools import CSRF, api_calls
 
+pytestmark = pytest.mark.both_data_planes  # embedded proxy, and nginx in front
+
 HOSTILE_ORIGINS = [
     "http://evil.example",
     "null",

@@ -16,6 +16,8 @@ import requests
 from tests.support.bridge import BridgeServer, sign_in_as
 from tests.support.security_tools import CSRF, api_calls
 
+pytestmark = pytest.mark.both_data_planes  # embedded proxy, and nginx in front
+
 API_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 API_TARGETS = ["/api/4.0/looks/1", "/api/4.0/user", "/api/4.0/oauth_client_apps/x/tokens"]
 FOREIGN = ["http://evil.example", "null", "http://localhost:1"]

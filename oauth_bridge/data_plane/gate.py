@@ -24,8 +24,8 @@ import logging
 from flask import Blueprint, Response, request
 
 from oauth_bridge.config import Settings
-from oauth_bridge.data_plane.secret import GATE_HEADER, carries_secret, gate_secret
-from oauth_bridge.errors import BridgeError, error_response
+from oauth_bridge.data_plane.secret import GATE_HEADER, carries_secret
+from oauth_bridge.errors import BridgeError, NotFound, error_response
 from oauth_bridge.proxy import METHODS, forwarded_headers, target_from_request_uri
 from oauth_bridge.security import require_csrf
 from oauth_bridge.services import get_services
@@ -39,15 +39,10 @@ TOKEN_HEADER = "X-Oauth-Bridge-Token"  # noqa: S105 - a header name
 REFUSAL_HEADER = "X-Oauth-Bridge-Refusal"
 ORIGINAL_METHOD_HEADER = "X-Original-Method"
 ORIGINAL_URI_HEADER = "X-Original-URI"
-__all__ = ["GATE_HEADER", "bp", "gate_secret"]
 
 
-class GateClosed(BridgeError):
+class GateClosed(NotFound):
     """A verify call without the gate secret: not nginx, so there is nothing here."""
-
-    status = 404
-    code = "not_found"
-    default_message = "The requested URL was not found on the server."
 
 
 class NotForTheGate(BridgeError):

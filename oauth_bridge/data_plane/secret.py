@@ -6,6 +6,7 @@ Kept apart from :mod:`.gate` so the embedded proxy can read nginx's marks withou
 from __future__ import annotations
 
 import hmac
+from functools import lru_cache
 
 from flask import request
 
@@ -25,7 +26,13 @@ def gate_secret(settings: Settings) -> str:
     Derived rather than configured, so the bridge and ``oauth-bridge nginx-config`` agree with
     nothing more to set, and knowing it opens nothing else that ``SECRET_KEY`` keys.
     """
-    return derive_key(settings.secret_key, _GATE_PURPOSE).hex()
+    return _derived(settings.secret_key)
+
+
+@lru_cache(maxsize=8)
+def _derived(secret_key: str) -> str:
+    """HKDF once per ``SECRET_KEY``, not on every verify call (the gate's hot path)."""
+    return derive_key(secret_key, _GATE_PURPOSE).hex()
 
 
 def carries_secret(settings: Settings, header: str) -> bool:

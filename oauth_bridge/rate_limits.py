@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from oauth_bridge.config import Settings
 from oauth_bridge.errors import ConfigError, TooManyRequests
 from oauth_bridge.redis_url import storage_options, storage_uri
+from oauth_bridge.request_hooks import hooks_only_when
 from oauth_bridge.services import get_services
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ def rate_limit_key(address: str | None) -> str:
 def client_address() -> str:
     """The rate-limit key of this request's peer (made trustworthy by ProxyFix when configured)."""
     return rate_limit_key(request.remote_addr)
+
+
+def _is_limited_route() -> bool:
+    return request.endpoint in LIMITED_ENDPOINTS
 
 
 def _too_many(error: RateLimitExceeded) -> BaseResponse:
@@ -97,23 +102,26 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
         ) from None
     options = storage_options(settings)
     try:
-        limiter = Limiter(
-            client_address,
-            app=app,
-            default_limits=[],
-            application_limits=[],
-            storage_uri=storage_uri(settings.redis_url),
-            storage_options=options,
-            strategy="moving-window",
-            headers_enabled=False,  # our 429 handler sets Retry-After; no noise on 200s
-            in_memory_fallback_enabled=True,
-            swallow_errors=True,
-        )
+        # Only sign-in is limited, by the decorated views below (Flask-Limiter checks a decorated
+        # limit inside the view's wrapper); its app-wide hooks then run on those routes only, so
+        # the proxy's hot path does not pay for them (docs/performance.md).
+        with hooks_only_when(app, _is_limited_route):
+            limiter = Limiter(
+                client_address,
+                app=app,
+                default_limits=[],
+                application_limits=[],
+                storage_uri=storage_uri(settings.redis_url),
+                storage_options=options,
+                strategy="moving-window",
+                headers_enabled=False,  # our 429 handler sets Retry-After; no noise on 200s
+                in_memory_fallback_enabled=True,
+                swallow_errors=True,
+            )
     except ConfigurationError as exc:
         raise ConfigError(f"OAUTH_BRIDGE_REDIS_URL cannot be used for rate limits: {exc}") from None
-    # Only sign-in is limited: every other request (the proxy's hot path) skips the limiter's
-    # per-request resolution of limits (its cost: docs/performance.md).
-    limiter.request_filter(lambda: request.endpoint not in LIMITED_ENDPOINTS)
+    # Belt and braces: should a hook run anyway, every other route is exempt.
+    limiter.request_filter(lambda: not _is_limited_route())
     for endpoint in LIMITED_ENDPOINTS:
         view = app.view_functions.get(endpoint)
         if view is None:

@@ -15,6 +15,7 @@ from flask_cors import CORS
 
 from oauth_bridge.config import Settings, origin_of
 from oauth_bridge.errors import CsrfRejected, InvalidPath, InvalidReturnTo, OriginRejected
+from oauth_bridge.request_hooks import hooks_only_when
 
 CSRF_HEADERS = ("X-Looker-AppId", "X-Requested-With")
 """Non-simple headers: a cross-site form or image cannot send them without a CORS preflight."""
@@ -101,6 +102,10 @@ def require_csrf(settings: Settings | None = None) -> None:
         raise CsrfRejected()
 
 
+def _has_origin() -> bool:
+    return "Origin" in request.headers
+
+
 def init_cors(app: Flask, settings: Settings) -> None:
     """Credentialed CORS for the configured origins only, compared exactly.
 
@@ -112,17 +117,20 @@ def init_cors(app: Flask, settings: Settings) -> None:
     if not settings.cors_origins:
         return
     patterns = [re.compile(re.escape(origin) + r"\Z") for origin in settings.cors_origins]
-    CORS(
-        app,
-        resources={r"/api/*": {}, r"/auth/*": {}},
-        origins=patterns,
-        supports_credentials=True,
-        allow_headers=CORS_ALLOWED_HEADERS,
-        methods=CORS_METHODS,
-        expose_headers=["X-Request-Id", "Retry-After"],
-        max_age=CORS_MAX_AGE,
-        vary_header=True,
-    )
+    # flask-cors adds nothing to an answer for a request without Origin (proxied answers get
+    # Vary: Origin from proxy.per_user_cache_headers), so its hooks run only when there is one.
+    with hooks_only_when(app, _has_origin):
+        CORS(
+            app,
+            resources={r"/api/*": {}, r"/auth/*": {}},
+            origins=patterns,
+            supports_credentials=True,
+            allow_headers=CORS_ALLOWED_HEADERS,
+            methods=CORS_METHODS,
+            expose_headers=["X-Request-Id", "Retry-After"],
+            max_age=CORS_MAX_AGE,
+            vary_header=True,
+        )
 
 
 def validate_api_path(path: str, raw_path: str | None = None) -> str:

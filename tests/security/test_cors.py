@@ -182,6 +182,20 @@ def test_the_bridges_own_origin_passes_without_cors_headers(bridge: BridgeServer
     http.close()
 
 
+def test_a_request_without_origin_gets_no_cors_headers(bridge: BridgeServer) -> None:
+    """No Origin, no CORS headers (flask-cors is skipped for such requests); the proxy's own
+    ``Vary: Cookie, Origin`` still keys any cache by both."""
+    http = sign_in_as(bridge, "viewer")
+    for path in ("/api/4.0/user", "/auth/session", "/api/4.0/looks/999999"):
+        with http.get(f"{bridge.url}{path}", headers=CSRF, timeout=10) as response:
+            assert response.status_code in (200, 404), path
+            assert_no_cors(response)
+            if path.startswith("/api/") and response.status_code == 200:
+                vary = [v.strip().lower() for v in response.headers.get("Vary", "").split(",")]
+                assert {"cookie", "origin"} <= set(vary), response.headers.get("Vary")
+    http.close()
+
+
 def test_a_bridge_without_cors_origins_sends_no_cors_headers(
     bridge_factory: Callable[..., BridgeServer],
 ) -> None:

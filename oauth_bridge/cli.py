@@ -53,7 +53,7 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _register_client(args: argparse.Namespace) -> int:
-    from oauth_bridge.looker.registration import register_client
+    from oauth_bridge.looker.registration import RegistrationError, register_client
 
     missing = [
         name
@@ -64,17 +64,22 @@ def _register_client(args: argparse.Namespace) -> int:
         print(f"error: set {', '.join(missing)} (Looker API3 admin credentials)", file=sys.stderr)
         return 2
     verify = os.environ.get("LOOKERSDK_VERIFY_SSL", "true").lower() not in ("0", "false", "no")
+    secret = os.environ["LOOKERSDK_CLIENT_SECRET"]
     try:
         guid = register_client(
             base_url=os.environ["LOOKERSDK_BASE_URL"],
             client_id=os.environ["LOOKERSDK_CLIENT_ID"],
-            client_secret=os.environ["LOOKERSDK_CLIENT_SECRET"],
+            client_secret=secret,
             redirect_uri=args.redirect_uri,
             client_guid=args.client_id,
             verify_ssl=verify,
+            on_reuse=lambda note: print(note, file=sys.stderr),
         )
+    except RegistrationError as exc:  # our own words: they never hold the secret
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # the SDK raises many kinds; say which, never the secret
-        message = str(exc).replace(os.environ["LOOKERSDK_CLIENT_SECRET"], "***")
+        message = " ".join(str(exc).replace(secret, "***").split())[:500]
         print(f"error: registration failed: {type(exc).__name__}: {message}", file=sys.stderr)
         return 1
     print(guid)

@@ -7,18 +7,22 @@ import subprocess
 import sys
 
 from oauth_bridge.emulator import EmulatorServer
-from oauth_bridge.emulator.seed import ADMIN_API3
+from oauth_bridge.emulator.seed import ADMIN_API3, SEED_BY_KEY
 
 REDIRECT = "https://bridge.example.com/auth/callback"
 
 
 def run_register(
-    emulator: EmulatorServer, *args: str, secret: str = ADMIN_API3[1]
+    emulator: EmulatorServer,
+    *args: str,
+    secret: str = ADMIN_API3[1],
+    client_id: str = ADMIN_API3[0],
+    base_url: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(
-        LOOKERSDK_BASE_URL=emulator.api_url,
-        LOOKERSDK_CLIENT_ID=ADMIN_API3[0],
+        LOOKERSDK_BASE_URL=base_url or emulator.api_url,
+        LOOKERSDK_CLIENT_ID=client_id,
         LOOKERSDK_CLIENT_SECRET=secret,
         LOOKERSDK_VERIFY_SSL="false",
     )
@@ -69,11 +73,54 @@ def test_registers_then_updates_the_same_app(emulator: EmulatorServer) -> None:
         assert "admin-client-secret" not in output
 
 
-def test_bad_credentials_fail_without_printing_the_secret(emulator: EmulatorServer) -> None:
+def test_running_twice_without_a_client_id_reuses_the_app(emulator: EmulatorServer) -> None:
+    """The README's command is idempotent: the same redirect URI finds the app registered first."""
+    uri = "https://twice.example.com/auth/callback"
+    first = run_register(emulator, "--redirect-uri", uri)
+    second = run_register(emulator, "--redirect-uri", uri)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout.strip() == second.stdout.strip()
+    assert f"reusing the OAuth client app {first.stdout.strip()}" in second.stderr
+    with_uri = [g for g, app in registered_apps(emulator).items() if app["redirect_uri"] == uri]
+    assert with_uri == [first.stdout.strip()]
+
+
+def test_bad_credentials_say_what_to_check_without_printing_the_secret(
+    emulator: EmulatorServer,
+) -> None:
     result = run_register(emulator, "--redirect-uri", REDIRECT, secret="wrong-secret-value")
     assert result.returncode == 1
-    assert "registration failed" in result.stderr
+    assert "refused the API3 credentials" in result.stderr
+    assert "LOOKERSDK_CLIENT_SECRET" in result.stderr
     assert "wrong-secret-value" not in result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_non_admin_is_told_it_needs_the_admin_role(emulator: EmulatorServer) -> None:
+    viewer = SEED_BY_KEY["viewer"].api3
+    result = run_register(
+        emulator, "--redirect-uri", REDIRECT, client_id=viewer[0], secret=viewer[1]
+    )
+    assert result.returncode == 1
+    assert "may not manage OAuth client apps" in result.stderr
+    assert "Admin role" in result.stderr
+    assert viewer[1] not in result.stdout + result.stderr
+
+
+def test_the_ui_host_is_named_as_the_wrong_host_without_a_page_dump(
+    emulator: EmulatorServer,
+) -> None:
+    result = run_register(emulator, "--redirect-uri", REDIRECT, base_url=emulator.ui_url)
+    assert result.returncode == 1
+    assert "not the Looker API" in result.stderr and "LOOKERSDK_BASE_URL" in result.stderr
+    assert "<" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_looker_is_named(emulator: EmulatorServer) -> None:
+    result = run_register(emulator, "--redirect-uri", REDIRECT, base_url="http://127.0.0.1:9")
+    assert result.returncode == 1
+    assert "could not reach Looker at http://127.0.0.1:9" in result.stderr
 
 
 def test_missing_credentials_are_named(emulator: EmulatorServer) -> None:

@@ -98,3 +98,23 @@ def _raise_open_file_limit(connections: int) -> None:
 
 
 _raise_open_file_limit(worker_connections)
+
+
+def _check_bridge_settings() -> None:
+    """Bad ``OAUTH_BRIDGE_*`` settings stop gunicorn here, in the master and before it listens:
+    one line, exit code 1. Left to the workers, each would print a traceback and gunicorn would
+    exit 3 after ``Listening at``. Checks that need Redis still happen in the workers."""
+    from oauth_bridge.config import load_settings
+    from oauth_bridge.errors import ConfigError
+
+    try:
+        load_settings()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+# gunicorn reading this file (not a tool reading its values); GUNICORN_CHECK_BRIDGE_SETTINGS=false
+# when this file serves another app (the benchmark's bare proxy).
+if __name__ == "__config__" and os.environ.get("GUNICORN_CHECK_BRIDGE_SETTINGS") != "false":
+    _check_bridge_settings()

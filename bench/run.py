@@ -161,6 +161,7 @@ def start_minimal(ctx: Context) -> Service:
     env = {
         "BENCH_UPSTREAM_URL": f"http://127.0.0.1:{ctx.upstream.port}",
         "BENCH_TOKEN": BENCH_TOKEN,
+        "GUNICORN_CHECK_BRIDGE_SETTINGS": "false",  # not the bridge: no OAUTH_BRIDGE_* settings
     }
     argv = gunicorn_argv("minimal_proxy:app", port, ctx.workers, chdir=REPO_ROOT / "bench")
     return Service("b_minimal", argv, port, env=env, log_dir=ctx.logs).start()

@@ -326,6 +326,9 @@ def _samesite(name: str, value: str) -> str:
     return normalized
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def validate(settings: Settings) -> None:
     """Cross-setting rules that no single variable can check on its own."""
     if len(settings.secret_key) < 16:
@@ -365,3 +368,20 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}REDIRECT_URI must point at the bridge's /auth/callback")
     if any(o == "null" or "*" in o for o in settings.cors_origins):
         raise ConfigError(f"{ENV_PREFIX}CORS_ORIGINS must list exact origins, not * or null")
+    if settings.log_level not in LOG_LEVELS:
+        raise ConfigError(
+            f"{ENV_PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+            f"got {settings.log_level!r}"
+        )
+    _check_rate_limit(settings.rate_limit_login)
+
+
+def _check_rate_limit(value: str) -> None:
+    from limits import parse_many  # Flask-Limiter's own parser: what it will accept later
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"{ENV_PREFIX}RATE_LIMIT_LOGIN must look like '30 per minute', got {value!r}"
+        ) from None

@@ -23,7 +23,7 @@ from flask import Flask, g, has_request_context, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from oauth_bridge import metrics
-from oauth_bridge.config import Settings
+from oauth_bridge.config import LOG_LEVELS, Settings
 from oauth_bridge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,6 @@ access_log = logging.getLogger("oauth_bridge.access")
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _MAX_PATH = 512
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 REDACTED = "[REDACTED]"
 
@@ -155,9 +154,9 @@ class _BridgeHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def configure_logging(level: str = "INFO", stream: Any = None) -> logging.Handler:
     """JSON lines on stderr for the whole process (idempotent); returns our handler."""
-    if level not in _LEVELS:
+    if level not in LOG_LEVELS:
         raise ConfigError(
-            f"OAUTH_BRIDGE_LOG_LEVEL must be one of {', '.join(_LEVELS)}, got {level!r}"
+            f"OAUTH_BRIDGE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}"
         )
     root = logging.getLogger()
     handler = next((h for h in root.handlers if isinstance(h, _BridgeHandler)), None)

@@ -23,7 +23,6 @@ from typing import Any
 
 from flask import Flask, request
 from flask_limiter import Limiter, RateLimitExceeded
-from limits import parse_many
 from limits.errors import ConfigurationError
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -93,13 +92,7 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
     if not settings.rate_limit_enabled:
         log.info("rate limits are disabled (OAUTH_BRIDGE_RATE_LIMIT_ENABLED=false)")
         return None
-    try:
-        parse_many(settings.rate_limit_login)
-    except ValueError:
-        raise ConfigError(
-            "OAUTH_BRIDGE_RATE_LIMIT_LOGIN must look like '30 per minute', "
-            f"got {settings.rate_limit_login!r}"
-        ) from None
+    # settings.rate_limit_login was checked with the same parser by config.validate.
     options = storage_options(settings)
     try:
         # Only sign-in is limited, by the decorated views below (Flask-Limiter checks a decorated

@@ -43,6 +43,12 @@ def test_prefixed_environment_values_are_read() -> None:
     assert len(settings.token_keys) == 2
 
 
+def test_a_trailing_slash_on_a_cors_origin_is_normalised_away() -> None:
+    """Browsers send ``Origin`` without a slash; a kept slash would never match (issue 14)."""
+    settings = load_settings(GOOD | {"OAUTH_BRIDGE_CORS_ORIGINS": "https://app.example.com/"})
+    assert settings.cors_origins == ("https://app.example.com",)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "named"),
     [
@@ -57,6 +63,8 @@ def test_prefixed_environment_values_are_read() -> None:
         ("OAUTH_BRIDGE_TOKEN_KEYS", "not-a-key", "OAUTH_BRIDGE_TOKEN_KEYS"),
         ("OAUTH_BRIDGE_TOKEN_KEYS", " , ", "OAUTH_BRIDGE_TOKEN_KEYS"),
         ("OAUTH_BRIDGE_CORS_ORIGINS", "*", "OAUTH_BRIDGE_CORS_ORIGINS"),
+        ("OAUTH_BRIDGE_LOG_LEVEL", "LOUD", "OAUTH_BRIDGE_LOG_LEVEL"),
+        ("OAUTH_BRIDGE_RATE_LIMIT_LOGIN", "lots", "OAUTH_BRIDGE_RATE_LIMIT_LOGIN"),
         ("OAUTH_BRIDGE_CORS_ORIGINS", "https://app.example.com/path", "OAUTH_BRIDGE_CORS_ORIGINS"),
         ("OAUTH_BRIDGE_COOKIE_SECURE", "maybe", "OAUTH_BRIDGE_COOKIE_SECURE"),
         ("OAUTH_BRIDGE_COOKIE_SAMESITE", "sideways", "OAUTH_BRIDGE_COOKIE_SAMESITE"),

@@ -25,6 +25,7 @@ def _demo(args: argparse.Namespace) -> int:
         emulator_api_port=args.emulator_api_port,
         token_ttl=args.token_ttl,
         portal_port=args.portal_port if args.portal else None,
+        portal=args.portal,
     )
     return 0
 
@@ -123,10 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run emulator + bridge + demo SPA on localhost")
-    demo.add_argument("--port", type=int, default=8080, help="bridge port (default 8080)")
-    demo.add_argument("--spa-port", type=int, default=8081, help="SPA port (default 8081)")
-    demo.add_argument("--emulator-port", type=int, default=9000, help="Looker UI host port")
-    demo.add_argument("--emulator-api-port", type=int, default=9001, help="Looker API host port")
+    # Ports left unset are the defaults, or free ones when those are taken (the demo says so).
+    demo.add_argument("--port", type=int, default=None, help="bridge port (default 8080)")
+    demo.add_argument("--spa-port", type=int, default=None, help="SPA port (default 8081)")
+    demo.add_argument(
+        "--emulator-port", type=int, default=None, help="Looker UI host port (default 9000)"
+    )
+    demo.add_argument(
+        "--emulator-api-port", type=int, default=None, help="Looker API host port (default 9001)"
+    )
     demo.add_argument("--token-ttl", type=int, default=3600, help="Looker token lifetime (s)")
     demo.add_argument(
         "--portal",
@@ -135,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         "to try the pop-up sign-in for embedded apps (docs/embedding.md)",
     )
     demo.add_argument(
-        "--portal-port", type=int, default=8082, help="portal page port (default 8082)"
+        "--portal-port", type=int, default=None, help="portal page port (default 8082)"
     )
     demo.set_defaults(handler=_demo)
 

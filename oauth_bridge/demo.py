@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -378,35 +379,97 @@ def _stop_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+DEFAULT_PORTS = {
+    "bridge": 8080,
+    "spa": 8081,
+    "portal": 8082,
+    "emulator": 9000,
+    "emulator_api": 9001,
+}
+"""The demo's ports when none is asked for; one that is taken is replaced by a free one."""
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now (as Werkzeug binds: SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def choose_ports(host: str, asked: dict[str, int | None], out: TextIO) -> dict[str, int]:
+    """A port per server: the one asked for as given (a taken one then fails with its flag), or
+    the default, or a free port with a notice when the default is taken. The emulator's two
+    ports move together, so its API host stays next to its UI host when it can."""
+    chosen: dict[str, int] = {}
+    moved: list[str] = []
+    for name, port in asked.items():
+        if port is not None:
+            chosen[name] = port
+            continue
+        default = DEFAULT_PORTS[name]
+        if port_is_free(host, default) and default not in chosen.values():
+            chosen[name] = default
+        else:
+            chosen[name] = free_port(host)
+            moved.append(f"{name.replace('_', ' ')} {default} -> {chosen[name]}")
+    if moved:
+        print(
+            f"Notice: default ports in use, using free ones instead: {', '.join(moved)}.", file=out
+        )
+    return chosen
+
+
 def run_demo(
     *,
     host: str = "127.0.0.1",
-    bridge_port: int = 8080,
-    spa_port: int = 8081,
-    emulator_port: int = 9000,
-    emulator_api_port: int = 9001,
+    bridge_port: int | None = None,
+    spa_port: int | None = None,
+    emulator_port: int | None = None,
+    emulator_api_port: int | None = None,
     token_ttl: int = 3600,
     redis_url: str | None = None,
     portal_port: int | None = None,
+    portal: bool = False,
     out: TextIO | None = None,
     stop: threading.Event | None = None,
 ) -> None:
     """Run the demo until Ctrl-C/SIGTERM (or ``stop`` is set), then shut everything down.
 
+    A port left ``None`` is its :data:`DEFAULT_PORTS` entry, or a free one when that is taken;
+    a port asked for that is taken raises :class:`ConfigError` (one line naming its flag).
     ``redis_url`` defaults to ``OAUTH_BRIDGE_REDIS_URL``; an unreachable Redis falls back to the
-    in-memory store with a notice. Raises :class:`ConfigError` (one line) when a port is taken.
+    in-memory store with a notice. ``portal`` (or a ``portal_port``) also serves the portal page.
     """
     out = out or sys.stdout
     stop = stop or threading.Event()
     url = redis_if_reachable(redis_url or os.environ.get("OAUTH_BRIDGE_REDIS_URL"), out)
+    asked: dict[str, int | None] = {
+        "bridge": bridge_port,
+        "spa": spa_port,
+        "emulator": emulator_port,
+        "emulator_api": emulator_api_port,
+    }
+    if portal or portal_port is not None:
+        asked["portal"] = portal_port
+    ports = choose_ports(host, asked, out)
     stack = DemoStack(
-        bridge_port=bridge_port,
-        spa_port=spa_port,
-        emulator_port=emulator_port,
-        emulator_api_port=emulator_api_port,
+        bridge_port=ports["bridge"],
+        spa_port=ports["spa"],
+        emulator_port=ports["emulator"],
+        emulator_api_port=ports["emulator_api"],
         token_ttl=token_ttl,
         redis_url=url,
-        portal_port=portal_port,
+        portal_port=ports.get("portal"),
         host=host,
     )
     with _stop_signals(stop):

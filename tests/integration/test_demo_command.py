@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,8 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from oauth_bridge.demo import DemoStack, redis_if_reachable
+from oauth_bridge import demo as demo_module
+from oauth_bridge.demo import DemoStack, redis_if_reachable, run_demo
 from oauth_bridge.emulator.browser_login import browser_sign_in
 from oauth_bridge.emulator.seed import SEED_BY_KEY
 from oauth_bridge.errors import ConfigError
@@ -186,3 +188,42 @@ def test_a_taken_port_is_named_and_nothing_is_left_running() -> None:
     for port in (stack.bridge_port, stack.emulator_port, stack.emulator_api_port):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", port))
+
+
+def test_taken_default_ports_are_replaced_by_free_ones_and_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A newcomer whose 8081 is busy still gets a demo, and the URLs printed are the real ones."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        defaults = {
+            "bridge": free_port(),
+            "spa": busy,
+            "emulator": free_port(),
+            "emulator_api": free_port(),
+        }
+        monkeypatch.setattr(demo_module, "DEFAULT_PORTS", defaults)
+        out = io.StringIO()
+        stop = threading.Event()
+        runner = threading.Thread(target=run_demo, kwargs={"out": out, "stop": stop})
+        runner.start()
+        try:
+            deadline = time.monotonic() + 60
+            while "Open the demo app" not in out.getvalue() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            printed = out.getvalue()
+            match = re.search(r"Open the demo app:\s+(\S+)", printed)
+            assert match, printed
+            assert f"spa {busy} -> " in printed
+            spa_url = match.group(1)
+            assert f":{busy}/" not in spa_url
+            page = requests.get(spa_url, timeout=10)
+            assert page.status_code == 200 and "Sign in with Looker" in page.text
+            bridge = f"http://localhost:{defaults['bridge']}"
+            assert requests.get(f"{bridge}/auth/session", timeout=10).status_code == 401
+        finally:
+            stop.set()
+            runner.join(timeout=30)
+    assert not runner.is_alive()

@@ -40,6 +40,7 @@ from oauth_bridge.errors import (
 from oauth_bridge.login_cookie import MAX_RETURN_TO, PendingLogins
 from oauth_bridge.looker.client import TokenRequestRejected
 from oauth_bridge.models import PendingLogin, SessionRecord
+from oauth_bridge.pages import page, page_headers
 from oauth_bridge.popup_login import (
     CHALLENGE_RE,
     POPUP_PAGE_CSP,
@@ -72,7 +73,9 @@ def _never_cache(response: BaseResponse) -> BaseResponse:
 @bp.get("/login")
 def login() -> BaseResponse:
     """Start a sign-in: seal state + verifier into the login cookie, send the browser to Looker."""
-    return_to = validate_return_to(request.args.get("return_to"), allowed_origins=_return_origins())
+    # No return_to: back to the app (settings.home_url), else the bridge's root.
+    asked = request.args.get("return_to") or get_services().settings.home_url
+    return_to = validate_return_to(asked, allowed_origins=_return_origins())
     if len(return_to) > MAX_RETURN_TO:
         raise InvalidReturnTo(f"return_to may be at most {MAX_RETURN_TO} characters long.")
     return _start_login(return_to=return_to)
@@ -137,9 +140,10 @@ def callback() -> BaseResponse:
     if not state or len(state) > 256:
         return _callback_error(InvalidLoginState())
     logins = _pending_logins(settings)
-    pending, others = logins.take(logins.read(request_cookie(settings.login_cookie_name)), state)
+    carried = request_cookie(settings.login_cookie_name)
+    pending, others = logins.take(logins.read(carried), state)
     if pending is None:
-        return _callback_error(InvalidLoginState())
+        return _already_signed_in() or _callback_error(_no_pending_login(settings, carried))
     # From here on this browser's cookie no longer carries the login, whatever the outcome.
     response = _hand_to_frame(pending) if pending.in_popup else _finish_login(pending, state)
     _set_login_cookie(response, others)
@@ -150,7 +154,7 @@ def _finish_login(pending: PendingLogin, state: str) -> BaseResponse:
     """The callback's answer for a top-level login this browser did start with ``state``."""
     try:
         if get_services().store.login_used(state):  # a copy of the cookie, replayed
-            return _callback_error(InvalidLoginState())
+            return _already_signed_in() or _callback_error(InvalidLoginState())
     except StoreUnavailable as exc:
         return _callback_error(exc)
 
@@ -182,6 +186,43 @@ def _hand_to_frame(pending: PendingLogin) -> BaseResponse:
         return _popup_page(pending, {"error": "no_code"}, "Sign-in did not complete")
     handoff = _handoffs(get_services().settings).seal(pending, code)
     return _popup_page(pending, {"code": handoff}, "Signed in")
+
+
+def _no_pending_login(settings: Settings, carried: str | None) -> InvalidLoginState:
+    """Why this callback matches no sign-in of this browser, as precisely as the bridge can tell.
+
+    The usual operator mistake is a bridge behind plain http with ``COOKIE_SECURE=true``: the
+    browser keeps the Secure login cookie to itself, so it never comes back (issue 14).
+    """
+    if carried is not None:
+        return InvalidLoginState()
+    if settings.cookie_secure and request.scheme == "http":
+        log.warning(
+            "sign-in failed: the login cookie did not come back because this request arrived "
+            "over plain http and OAUTH_BRIDGE_COOKIE_SECURE=true makes the cookie Secure; serve "
+            "the bridge over https (set PROXY_FIX_HOPS behind a TLS proxy) or COOKIE_SECURE=false "
+            "for plain-http development"
+        )
+        return InvalidLoginState(
+            "The sign-in cookie did not come back: this page is served over plain http, and the "
+            "bridge's cookies are Secure (browsers keep them off http). The bridge's operator "
+            "must serve it over https, or set OAUTH_BRIDGE_COOKIE_SECURE=false for development."
+        )
+    log.info("sign-in failed: the callback arrived without the login cookie")
+    return InvalidLoginState(
+        "The sign-in cookie did not come back to the bridge: the sign-in was started in another "
+        "browser or too long ago, or this browser blocks the bridge's cookies. Start again."
+    )
+
+
+def _already_signed_in() -> BaseResponse | None:
+    """A stale or replayed callback (Back, then the login form again) from a browser that is
+    signed in already: back to the app rather than a dead end. Nothing is signed in by it."""
+    try:
+        get_services().tokens.current_session()
+    except BridgeError:
+        return None
+    return redirect(get_services().settings.home_url or "/", code=302)
 
 
 def _looker_error() -> str:
@@ -440,14 +481,6 @@ def _with_query(url: str, **params: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign-in failed</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto">
-<h1>Sign-in did not complete</h1><p>{message}</p>
-<p><a href="{login_url}">Start again</a></p></body></html>"""
-
-
 def _popup_page(pending: PendingLogin, message: dict[str, str], title: str) -> BaseResponse:
     """The page a popup sign-in ends on: it posts ``message`` to the frame, then closes."""
     done = (
@@ -458,7 +491,7 @@ def _popup_page(pending: PendingLogin, message: dict[str, str], title: str) -> B
     message = {**message, "challenge": pending.challenge}  # which of the frame's attempts
     body = popup_page(origin=pending.opener_origin, message=message, title=title, done=done)
     response = Response(body, status=200, mimetype="text/html")
-    _page_headers(response, POPUP_PAGE_CSP)
+    page_headers(response, POPUP_PAGE_CSP)
     # The popup must keep its opener to post to it: no Cross-Origin-Opener-Policy isolation.
     response.headers["Cross-Origin-Opener-Policy"] = "unsafe-none"
     return response
@@ -468,18 +501,9 @@ def _popup_error(error: BridgeError) -> BaseResponse:
     """A popup that cannot start is a page a person sees: say why, in HTML, with the status."""
     body = _POPUP_ERROR_PAGE.format(message=html.escape(error.message))
     response = Response(body, status=error.status, mimetype="text/html")
-    _page_headers(response, _ERROR_PAGE_CSP)
+    page_headers(response)
     return response
 
-
-def _page_headers(response: BaseResponse, csp: str) -> None:
-    # frame-ancestors does not fall back to default-src: without it, CSP allows any framing.
-    response.headers["Content-Security-Policy"] = csp
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-
-
-_ERROR_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 _POPUP_ERROR_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign-in cannot start</title>
@@ -491,9 +515,15 @@ _POPUP_ERROR_PAGE = """<!doctype html>
 
 def _callback_error(error: BridgeError) -> BaseResponse:
     """The callback is a page a person lands on: answer HTML, with the same status."""
-    body = _PAGE.format(message=html.escape(error.message), login_url=LOGIN_URL)
-    response = Response(body, status=error.status, mimetype="text/html")
-    for name, value in error.headers.items():
-        response.headers[name] = value
-    _page_headers(response, _ERROR_PAGE_CSP)
-    return response
+    home = get_services().settings.home_url
+    links = [("Start again", LOGIN_URL)]
+    if home:
+        links.append(("Back to the app", home))
+    return page(
+        title="Sign-in did not complete",
+        message=error.message,
+        status=error.status,
+        links=links,
+        code=error.code,
+        headers=error.headers,
+    )

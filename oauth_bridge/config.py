@@ -53,6 +53,9 @@ class Settings:
     redis_eviction_check: str = "refuse"
     """``refuse`` to start, or ``warn``, when Redis's maxmemory-policy may evict bridge keys."""
     cors_origins: tuple[str, ...] = ()
+    app_url: str | None = None
+    """Where a person lands who reaches the bridge with no destination: its root, the links of
+    its error pages, a sign-in without ``return_to``. The demo sets it to its SPA."""
     cookie_secure: bool = True
     cookie_samesite: str = "Lax"
     """``Lax`` (default) or ``None`` (then also ``Partitioned``, for iframes)."""
@@ -109,6 +112,13 @@ class Settings:
     def bridge_origin(self) -> str:
         """The bridge's own origin, taken from the registered redirect URI."""
         return origin_of(self.redirect_uri)
+
+    @property
+    def home_url(self) -> str | None:
+        """``APP_URL`` unless it is the bridge's own root (which would send people in circles)."""
+        if not self.app_url or self.app_url.rstrip("/") == self.bridge_origin:
+            return None
+        return self.app_url
 
 
 def origin_of(url: str) -> str:
@@ -281,6 +291,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         )
 
     readers = {
+        "APP_URL": ("app_url", _absolute_url),
         "SESSION_STORE": ("session_store", lambda n, v: v.lower()),
         "REDIS_KEY_PREFIX": ("redis_key_prefix", lambda n, v: v),
         "REDIS_SOCKET_TIMEOUT": ("redis_socket_timeout", _positive_float),
@@ -311,7 +322,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     }
     for env_name, (attr, reader) in readers.items():
         if (raw := get(env_name)) is not None:
-            values[attr] = reader(env_name, raw)  # type: ignore[no-untyped-call]
+            values[attr] = reader(env_name, raw)
 
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
@@ -368,6 +379,14 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}REDIRECT_URI must point at the bridge's /auth/callback")
     if any(o == "null" or "*" in o for o in settings.cors_origins):
         raise ConfigError(f"{ENV_PREFIX}CORS_ORIGINS must list exact origins, not * or null")
+    if settings.app_url and origin_of(settings.app_url) not in (
+        settings.bridge_origin,
+        *settings.cors_origins,
+    ):
+        raise ConfigError(
+            f"{ENV_PREFIX}APP_URL must be on the bridge's origin or one of CORS_ORIGINS, "
+            f"got {settings.app_url!r}"
+        )
     if settings.log_level not in LOG_LEVELS:
         raise ConfigError(
             f"{ENV_PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "

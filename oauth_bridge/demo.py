@@ -244,6 +244,7 @@ class DemoStack:
                 secret_key=secrets.token_urlsafe(32),
                 token_keys=(Fernet.generate_key(),),
                 cors_origins=(self.spa_origin,),
+                app_url=self.spa_url,
                 redis_url=self.redis_url,
                 redis_key_prefix=self.redis_key_prefix,
                 **{"cookie_secure": False, **framed, **self.settings_overrides},

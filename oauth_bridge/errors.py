@@ -192,8 +192,14 @@ def error_response(
     """The contract's JSON error answer: ``{"error", "message", **extra}``, never cached.
 
     The one place an error body is built, so the shape and the ``no-store`` header cannot drift
-    apart between the error handlers and the views that answer errors themselves.
+    apart between the error handlers and the views that answer errors themselves. A person's
+    top-level navigation (not an SPA's call) gets the same status as a page instead
+    (:func:`oauth_bridge.pages.wants_page`).
     """
+    from oauth_bridge.pages import error_page, wants_page  # pages render; errors decide
+
+    if wants_page():
+        return error_page(status, code, message, dict(headers or {}))
     response = jsonify({"error": code, "message": message, **(extra or {})})
     response.status_code = status
     for name, value in (headers or {}).items():

@@ -22,6 +22,7 @@ from oauth_bridge import (
     front_end,
     health,
     observability,
+    pages,
     proxy,
     rate_limits,
     request_body,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(proxy.bp)
         app.register_blueprint(health.bp)
         app.register_blueprint(gate.bp)
+        app.register_blueprint(pages.bp)
         register_error_handlers(app)
         security.init_cors(app, settings)
         limiter = rate_limits.init_rate_limits(app, settings)

@@ -344,7 +344,9 @@ def check_eviction_policy(client: RedisClient, mode: str) -> None:
         policies = eviction_policies(client)
     except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
         log.warning(
-            "could not read Redis maxmemory-policy at start (%s); it must be %s",
+            "Redis behind OAUTH_BRIDGE_REDIS_URL does not answer at start (%s): sign-ins and API "
+            "calls answer 503 and /readyz fails until it does; its maxmemory-policy (it must be "
+            "%s) is not checked",
             type(exc).__name__,
             SAFE_EVICTION_POLICY,
         )

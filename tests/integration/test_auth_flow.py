@@ -146,13 +146,33 @@ def test_state_replay_fails_and_creates_nothing(
     bridge: BridgeServer, redis_client: redis.Redis
 ) -> None:
     http = requests.Session()
-    _, callback_url = _start_login(bridge, http)
+    login_cookie = bridge.settings.login_cookie_name
+    before = http.cookies.get(login_cookie)  # nothing yet; kept for the copy below
+    assert before is None
+    to_callback = browser_sign_in(
+        http, f"{bridge.url}/auth/login", *SEED_USERS["analyst"], follow_final=False
+    )
+    callback_url = to_callback.headers["Location"]
+    copied = http.cookies.get(login_cookie)  # what an attacker copies before the callback
+    assert copied
+    assert http.get(callback_url, allow_redirects=False, timeout=10).status_code == 302
     keys_before = session_keys(redis_client, bridge.redis_prefix)
-    replay = http.get(callback_url, allow_redirects=False, timeout=10)
+
+    # Another browser with a copy of the login cookie, replaying the callback: refused.
+    other = requests.Session()
+    other.cookies.set(login_cookie, copied, domain="localhost.local")
+    replay = other.get(callback_url, allow_redirects=False, timeout=10)
     assert replay.status_code == 400
     assert replay.headers["Content-Type"].startswith("text/html")
     assert replay.headers["Referrer-Policy"] == "no-referrer"
-    assert "Set-Cookie" not in replay.headers
+    assert bridge.settings.cookie_name not in replay.headers.get("Set-Cookie", "")
+    assert session_keys(redis_client, bridge.redis_prefix) == keys_before
+
+    # The browser that signed in, coming back to the used callback (Back, then the form again):
+    # no dead end, no new session, nothing set; it goes to the app (here: no APP_URL, so "/").
+    again = http.get(callback_url, allow_redirects=False, timeout=10)
+    assert again.status_code == 302 and again.headers["Location"] == "/"
+    assert "Set-Cookie" not in again.headers
     assert session_keys(redis_client, bridge.redis_prefix) == keys_before
 
 

@@ -34,13 +34,18 @@ PAGE = (
 )
 
 
-def page_app(title: str) -> Flask:
-    """A tiny SPA host: one HTML page and the SDK bundle."""
+def page_app(title: str, extra_pages: dict[str, str] | None = None) -> Flask:
+    """A tiny SPA host: one HTML page and the SDK bundle (and ``extra_pages``, path -> HTML)."""
     app = Flask(title)
+    pages = extra_pages or {}
 
     @app.route("/")
     def index() -> Response:
         return Response(PAGE.format(title=title), mimetype="text/html")
+
+    @app.route("/page/<name>")
+    def extra(name: str) -> Response:
+        return Response(pages[name], mimetype="text/html")
 
     @app.route("/vendor/<path:name>")
     def vendor(name: str) -> Response:
@@ -50,11 +55,11 @@ def page_app(title: str) -> Flask:
 
 
 @pytest.fixture
-def serve_page() -> Iterator[Callable[[str, int], str]]:
+def serve_page() -> Iterator[Callable[..., str]]:
     servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
 
-    def serve(title: str, port: int) -> str:
-        server = make_server("127.0.0.1", port, page_app(title), threaded=True)
+    def serve(title: str, port: int, extra_pages: dict[str, str] | None = None) -> str:
+        server = make_server("127.0.0.1", port, page_app(title, extra_pages), threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         servers.append((server, thread))
@@ -184,3 +189,36 @@ def test_a_foreign_origin_reads_nothing_even_in_a_signed_in_browser(
     )
     assert sdk == "blocked"
     assert bridge.emulator.state.request_count == before  # Looker heard none of it
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def printed_sdk_example() -> str:
+    """The SDK example of docs/proxy.md, exactly as printed (the first html block using it)."""
+    text = (DOCS / "proxy.md").read_text()
+    blocks: list[str] = re.findall(r"```html\n(.*?)```", text, flags=re.S)
+    return next(block for block in blocks if "createBridgeSdk" in block)
+
+
+def test_the_sdk_example_of_the_docs_runs_as_printed(
+    bridge: BridgeServer, new_page: Page, serve_page: Callable[..., str]
+) -> None:
+    """docs/proxy.md's snippet, with only the bridge's address put in, asks Looker for the
+    fields it names and gets them (an options object there once sent fields={...})."""
+    example = printed_sdk_example().replace("https://bridge.example.com", bridge.url)
+    spa = serve_page(
+        "Allowed SPA",
+        int(urlsplit(bridge.spa_origin).port or 0),
+        {"example": f"<!doctype html><html><body>{example}</body></html>"},
+    )
+    page = new_page
+    sign_in(page, bridge, f"{spa}/", *credentials("analyst"))
+    with page.expect_response(lambda r: "/api/4.0/looks" in r.url) as looks_answer:
+        page.goto(f"{spa}/page/example")
+    response = looks_answer.value
+    assert response.status == 200
+    assert urlsplit(response.url).query == "fields=id%2Ctitle"
+    looks = response.json()
+    assert looks and all(set(look) == {"id", "title"} and look["title"] for look in looks)
+    assert page.url == f"{spa}/page/example"  # no 401, so the snippet did not redirect

@@ -317,10 +317,30 @@ def session_info() -> BaseResponse:
         return error_response(
             401,
             "not_authenticated",
-            exc.message,
+            _cross_site_hint(services.settings) or exc.message,
             extra={"authenticated": False, "login_url": LOGIN_URL},
         )
     return jsonify(_session_body(active.record))
+
+
+def _cross_site_hint(settings: Settings) -> str | None:
+    """Why a cross-site SPA is never signed in, when that is the likely reason.
+
+    A ``SameSite=Lax`` cookie is not sent on a ``fetch`` from another site (Chromium's
+    ``Sec-Fetch-Site: cross-site``), so such an SPA sees 401 after every sign-in and, if it
+    redirects on 401, signs in forever (issue 14).
+    """
+    if settings.cookie_samesite == "None" or request_cookie(settings.cookie_name) is not None:
+        return None
+    if request.headers.get("Sec-Fetch-Site") != "cross-site":
+        return None
+    return (
+        "No session cookie came with this request because it comes from another site: with "
+        "OAUTH_BRIDGE_COOKIE_SAMESITE=Lax the browser sends the bridge's cookie only to pages of "
+        "the same site (app.example.com and bridge.example.com are; localhost and 127.0.0.1 "
+        "are not). Serve the app and the bridge from one site, or see docs/embedding.md. "
+        "Signing in again will not help."
+    )
 
 
 def _session_body(record: SessionRecord) -> dict[str, object]:

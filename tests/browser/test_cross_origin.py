@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+import requests
 from flask import Flask, Response, send_from_directory
 from playwright.sync_api import Page, expect
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -222,3 +223,29 @@ def test_the_sdk_example_of_the_docs_runs_as_printed(
     looks = response.json()
     assert looks and all(set(look) == {"id", "title"} and look["title"] for look in looks)
     assert page.url == f"{spa}/page/example"  # no 401, so the snippet did not redirect
+
+
+def test_a_cross_site_spa_is_told_why_it_stays_signed_out(
+    bridge_factory: Callable[..., BridgeServer],
+    new_page: Page,
+    serve_page: Callable[..., str],
+) -> None:
+    """An SPA on 127.0.0.1 with the bridge on localhost: the Lax cookie never travels on its
+    fetch; the 401 says so instead of inviting another sign-in (issue 14: 22 sign-ins in 5 s)."""
+    port = free_port()
+    bridge = bridge_factory(spa_origin=f"http://127.0.0.1:{port}")
+    spa = serve_page("Cross-site SPA", port).replace("localhost", "127.0.0.1")
+    page = new_page
+    sign_in(page, bridge, f"{spa}/", *credentials("viewer"))  # a session exists for localhost
+    answer = page.evaluate(FETCH_JSON, [f"{bridge.url}/auth/session", {"credentials": "include"}])
+    assert answer["status"] == 401, answer
+    body = json.loads(answer["body"])
+    assert body["error"] == "not_authenticated"
+    assert "another site" in body["message"] and "same site" in body["message"]
+
+    # The same-site SPA of the default bridge gets the plain message, not this hint.
+    same = bridge_factory()
+    plain = requests.get(
+        f"{same.url}/auth/session", headers={"Sec-Fetch-Site": "same-site"}, timeout=10
+    )
+    assert plain.status_code == 401 and "another site" not in plain.json()["message"]

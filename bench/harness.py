@@ -150,10 +150,23 @@ def ensure_tool(command: str, package: str) -> str:
     return found
 
 
+def _node_modules_match_lock(peers: Path) -> bool:
+    """True when npm's record of what is installed (node_modules/.package-lock.json) names the
+    same packages at the same versions as package-lock.json."""
+    try:
+        lock = json.loads((peers / "package-lock.json").read_text())["packages"]
+        installed = json.loads((peers / "node_modules" / ".package-lock.json").read_text())
+    except (OSError, ValueError, KeyError):
+        return False
+    wanted = {k: v.get("version") for k, v in lock.items() if k}
+    have = {k: v.get("version") for k, v in installed.get("packages", {}).items() if k}
+    return wanted == have
+
+
 def ensure_node_modules() -> None:
-    """``npm ci`` in bench/peers when its node_modules is missing."""
+    """``npm ci`` in bench/peers when its node_modules is missing or differs from the lock."""
     peers = BENCH_DIR / "peers"
-    if (peers / "node_modules" / "express").is_dir():
+    if _node_modules_match_lock(peers):
         return
     ensure_tool("node", "nodejs")
     npm = ensure_tool("npm", "npm")

@@ -150,10 +150,23 @@ def ensure_tool(command: str, package: str) -> str:
     return found
 
 
+def _node_modules_match_lock(peers: Path) -> bool:
+    """True when npm's record of what is installed (node_modules/.package-lock.json) names the
+    same packages at the same versions as package-lock.json."""
+    try:
+        lock = json.loads((peers / "package-lock.json").read_text())["packages"]
+        installed = json.loads((peers / "node_modules" / ".package-lock.json").read_text())
+    except (OSError, ValueError, KeyError):
+        return False
+    wanted = {k: v.get("version") for k, v in lock.items() if k}
+    have = {k: v.get("version") for k, v in installed.get("packages", {}).items() if k}
+    return wanted == have
+
+
 def ensure_node_modules() -> None:
-    """``npm ci`` in bench/peers when its node_modules is missing."""
+    """``npm ci`` in bench/peers when its node_modules is missing or differs from the lock."""
     peers = BENCH_DIR / "peers"
-    if (peers / "node_modules" / "express").is_dir():
+    if _node_modules_match_lock(peers):
         return
     ensure_tool("node", "nodejs")
     npm = ensure_tool("npm", "npm")
@@ -287,3 +300,66 @@ def download(port: int, path: str, headers: Mapping[str, str]) -> tuple[int, flo
         return total, time.monotonic() - start
     finally:
         conn.close()
+
+
+FIXED_USER_JSON = '{"id":"1","display_name":"Ada Admin","email":"admin@example.com"}'
+"""What the fixed upstream answers to ``GET /api/4.0/user`` (issue 12: the upstream costs ~0)."""
+
+
+def _nginx_conf(directory: Path, workers: int, server_block: str) -> str:
+    """A complete nginx.conf runnable unprivileged: pid, logs and temp paths under ``directory``."""
+    temps = "\n".join(
+        f"    {name}_temp_path {directory / (name + '_temp')};"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return f"""worker_processes {workers};
+pid {directory / "nginx.pid"};
+error_log {directory / "error.log"} warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+{temps}
+{server_block}
+}}
+"""
+
+
+def nginx_service(name: str, port: int, server_block: str, log_dir: Path, workers: int) -> Service:
+    """nginx (``daemon off;``, own prefix dir) running ``server_block`` inside its http block."""
+    directory = log_dir / f"{name}-nginx"
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "nginx.conf"
+    conf.write_text(_nginx_conf(directory, workers, server_block))
+    nginx = ensure_tool("nginx", "nginx")
+    argv = [nginx, "-p", str(directory), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"]
+    return Service(name, argv, port, log_dir=log_dir)
+
+
+def fixed_upstream(port: int, log_dir: Path, workers: int) -> Service:
+    """``GET /api/4.0/user`` answered by nginx itself with a fixed JSON (the limit leg)."""
+    block = f"""    server {{
+        listen 127.0.0.1:{port};
+        location = /api/4.0/user {{
+            default_type application/json;
+            return 200 '{FIXED_USER_JSON}';
+        }}
+    }}"""
+    return nginx_service("a_fixed_upstream", port, block, log_dir, workers)
+
+
+def bare_nginx_proxy(
+    port: int, upstream_port: int, token: str, log_dir: Path, workers: int
+) -> Service:
+    """A bare ``proxy_pass`` with a fixed token: the floor of any proxy hop."""
+    block = f"""    upstream fixed {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location /api/4.0/ {{
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Cookie "";
+            proxy_set_header Authorization "Bearer {token}";
+            proxy_pass http://fixed;
+        }}
+    }}"""
+    return nginx_service("b_nginx_proxy", port, block, log_dir, workers)

@@ -4,9 +4,12 @@
 // Benchmark use only (bench/run.py starts it); it has no sign-in flow: POST /seed makes a session.
 //
 // Environment: PORT, UPSTREAM_URL, REDIS_URL, REDIS_PREFIX, SESSION_SECRET, WORKERS.
-"use strict";
-
-const cluster = require("node:cluster");
+import cluster from "node:cluster";
+import express from "express";
+import session from "express-session";
+import { RedisStore } from "connect-redis";
+import { createClient } from "redis";
+import { createProxyMiddleware } from "http-proxy-middleware";
 
 const workers = Number(process.env.WORKERS || "1");
 
@@ -26,11 +29,6 @@ if (cluster.isPrimary && workers > 1) {
 }
 
 function startWorker() {
-  const express = require("express");
-  const session = require("express-session");
-  const RedisStore = require("connect-redis").default;
-  const { createClient } = require("redis");
-  const { createProxyMiddleware } = require("http-proxy-middleware");
 
   const redisClient = createClient({ url: process.env.REDIS_URL || "redis://127.0.0.1:6379" });
   redisClient.on("error", (err) => console.error("redis:", err.message));

@@ -344,7 +344,13 @@ def _cross_site_hint(settings: Settings) -> str | None:
 
 
 def _session_body(record: SessionRecord) -> dict[str, object]:
-    """What an SPA may know of its session: who, and until when. Never the token."""
+    """What an SPA may know of its session: who, until when, and where Looker is. Never the token.
+
+    ``looker_url`` is Looker's web UI: signing out of the bridge does not end the user's
+    Looker session there (its own cookie, 30 minutes or 30 days by default: Looker's
+    "Persistent Sessions" admin page), and Looker skips its approval page for an app the
+    user already approved, so an SPA that offers "sign in as someone else" links there.
+    """
     settings = get_services().settings
     ends_at = min(
         record.created_at + settings.session_max_age, time.time() + settings.session_idle_timeout
@@ -357,6 +363,7 @@ def _session_body(record: SessionRecord) -> dict[str, object]:
             "email": record.user.email,
         },
         "expires_at": datetime.fromtimestamp(ends_at, UTC).isoformat(timespec="seconds"),
+        "looker_url": settings.looker_url,
     }
 
 

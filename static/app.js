@@ -39,6 +39,9 @@ const view = {
   signedOutTitle: $("signed-out-title"),
   signedOutText: $("signed-out-text"),
   signIn: $("sign-in"),
+  switchUser: $("switch-user"),
+  lookerEmail: $("looker-email"),
+  lookerLogout: $("looker-logout"),
   expired: $("expired"),
   expiredTitle: $("expired-title"),
   signInAgain: $("sign-in-again"),
@@ -58,6 +61,8 @@ const view = {
 };
 
 let runCounter = 0;
+/** Who Looker itself knows this browser as, kept from the last session answer (see signOut). */
+let lookerAccount = null;
 
 async function readJson(response) {
   const type = response.headers.get("Content-Type") || "";
@@ -337,6 +342,7 @@ async function signOut() {
     view.looks.replaceChildren();
     view.dashboards.replaceChildren();
     showSignedOut("You are signed out", "Sign in again whenever you like.");
+    offerLookerLogout();
     setStatus("You are signed out.");
     if (answer && answer.message) showError(answer.message);
   } catch (error) {
@@ -344,6 +350,29 @@ async function signOut() {
   } finally {
     view.signOut.disabled = false;
   }
+}
+
+/** A Looker URL from the bridge, as an http(s) URL of Looker's home page, or null. */
+function lookerHome(value) {
+  try {
+    const url = new URL(String(value));
+    return url.protocol === "https:" || url.protocol === "http:" ? new URL("/", url).href : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Signing out of the bridge ends its session and revokes its token, but not the user's own
+ * Looker session, and Looker skips its approval page for an app already approved: "Sign in"
+ * would come straight back as the same user. Say so, and link to Looker to log out there.
+ */
+function offerLookerLogout() {
+  const home = lookerAccount && lookerHome(lookerAccount.url);
+  view.switchUser.hidden = !home;
+  if (!home) return;
+  view.lookerEmail.textContent = lookerAccount.email || "the same user";
+  view.lookerLogout.href = home;
 }
 
 function reportAuthError() {
@@ -383,6 +412,8 @@ async function start() {
     return;
   }
   const user = session.user || {};
+  lookerAccount = { url: session.looker_url, email: user.email };
+  view.switchUser.hidden = true;
   view.ownTab.hidden = true;
   view.userName.textContent = user.display_name || "Looker user";
   view.userEmail.textContent = user.email || "";

@@ -155,8 +155,16 @@ def _blueprint(state: EmulatorState) -> Blueprint:
 
     @bp.get("/")
     def home() -> BaseResponse:
+        """Looker's web UI in one line: who is signed in here, and a way to log out.
+
+        The Looker session outlives any app's: an app's sign-out revokes only its own token,
+        and ``/auth`` skips the approval page for an app the user already approved. So this
+        page is where a demo user goes to sign in to an app as someone else.
+        """
         user = signed_in()
-        return with_csrf(render_template("home.html", email=user.email if user else None))
+        token, _ = csrf_value()
+        page = render_template("home.html", email=user.email if user else None, csrf_token=token)
+        return with_csrf(page)
 
     @bp.get("/auth")
     def auth_get() -> BaseResponse:
@@ -223,6 +231,13 @@ def _blueprint(state: EmulatorState) -> Blueprint:
 
     @bp.post("/logout")
     def logout() -> BaseResponse:
+        """Ends this browser's Looker session; a form post with the CSRF token, as Looker's own.
+
+        Without the token another site could log the user out (login CSRF's twin).
+        """
+        if not csrf_ok():
+            body = _error_page("Forbidden", "csrf", "The form expired; go back and try again.")
+            return Response(body, status=403, mimetype="text/html")
         state.end_ui_session(request.cookies.get(SESSION_COOKIE))
         response = redirect("/", code=302)
         response.delete_cookie(SESSION_COOKIE, path="/")

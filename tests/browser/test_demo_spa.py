@@ -74,7 +74,12 @@ def sign_in(page: Page, demo: DemoStack, email: str, password: str) -> None:
     page.goto(demo.spa_url)
     expect(page.get_by_role("heading", name="Welcome")).to_be_visible()
     page.get_by_role("link", name="Sign in with Looker").click()
-    page.wait_for_url(f"{demo.looker_url}/**")
+    sign_in_at_looker(page, demo, email, password)
+
+
+def sign_in_at_looker(page: Page, demo: DemoStack, email: str, password: str) -> None:
+    """The emulator's sign-in page, its approval page if this is the user's first time, and back."""
+    page.wait_for_url(f"{demo.looker_url}/login?**")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.locator("#login-submit").click()
@@ -252,6 +257,55 @@ def test_sign_out_removes_the_cookie_and_ends_the_session(
     new_page.reload()
     expect(new_page.get_by_role("heading", name="Welcome")).to_be_visible()
     assert watch.errors(allow_401=True) == []
+
+
+def test_a_demo_user_switches_users_without_clearing_cookies(
+    demo: DemoStack, new_page: Page, tmp_path: Path
+) -> None:
+    """Issue 14 item 1: after Sign out, Looker's own session still knows the analyst, and its
+    ``/auth`` skips the approval page for an approved app; the SPA says so and links to Looker,
+    where logging out makes the next sign-in ask who you are."""
+    watch = ConsoleWatch(new_page, demo.bridge_url)
+    analyst_email, _ = credentials("analyst")
+    viewer_email, viewer_password = credentials("viewer")
+    sign_in(new_page, demo, *credentials("analyst"))
+    new_page.get_by_role("button", name="Sign out").click()
+    expect(new_page.get_by_role("heading", name="You are signed out")).to_be_visible()
+    hint = new_page.locator("#switch-user")
+    expect(hint).to_be_visible()
+    expect(new_page.locator("#looker-email")).to_have_text(analyst_email)
+    new_page.screenshot(path=str(tmp_path / "switch-user.png"), full_page=True)
+
+    # Looker's page opens in a tab of its own; the SPA's tab stays where it is.
+    with new_page.context.expect_page() as opened:
+        new_page.get_by_role("link", name="log out of Looker").click()
+    looker_tab = opened.value
+    looker_tab.wait_for_load_state()
+    assert looker_tab.url == f"{demo.looker_url}/"
+    expect(looker_tab.locator("#looker-user")).to_have_text(analyst_email)
+    looker_tab.get_by_role("button", name="Log out of Looker").click()
+    expect(looker_tab.locator("#looker-user-none")).to_be_visible()
+    looker_tab.close()
+
+    # The same cookie jar, nothing cleared: now Looker asks who you are, and the viewer gets in.
+    new_page.get_by_role("link", name="Sign in with Looker").click()
+    sign_in_at_looker(new_page, demo, viewer_email, viewer_password)
+    viewer_looks, viewer_dashboards = look_titles(new_page), dashboard_titles(new_page)
+    assert (set(viewer_looks), set(viewer_dashboards)) == visible_titles(VIEWER)
+    assert watch.errors(allow_401=True) == []
+
+
+def test_signing_in_again_without_logging_out_of_looker_keeps_the_same_user(
+    demo: DemoStack, new_page: Page
+) -> None:
+    """Why the hint exists: Looker's session outlives the bridge's, as a real Looker's does."""
+    analyst_email, _ = credentials("analyst")
+    sign_in(new_page, demo, *credentials("analyst"))
+    new_page.get_by_role("button", name="Sign out").click()
+    expect(new_page.get_by_role("heading", name="You are signed out")).to_be_visible()
+    new_page.get_by_role("link", name="Sign in with Looker").click()
+    expect(new_page.locator("#user-email")).to_have_text(analyst_email)
+    assert not new_page.url.startswith(demo.looker_url)
 
 
 def test_tokens_never_reach_the_page(demo: DemoStack, new_page: Page) -> None:

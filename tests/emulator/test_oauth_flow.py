@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 import requests
@@ -176,6 +176,34 @@ def test_signed_in_and_approved_browser_goes_straight_back(
         again = http.get(auth_url(emulator, client_id, challenge), allow_redirects=False)
         code = redirect_params(again)["code"]
     assert exchange(emulator, client_id, code, verifier).ok
+
+
+def test_logging_out_of_looker_makes_the_next_auth_ask_for_a_sign_in(
+    emulator: EmulatorServer, client_id: str
+) -> None:
+    """Looker's session is the UI host's own; only its CSRF-protected logout form ends it."""
+    with requests.Session() as http:
+        get_code(emulator, "analyst", client_id, pkce_pair()[1], http=http)
+        home = http.get(f"{emulator.ui_url}/", timeout=10)
+        assert SEED["analyst"][0] in home.text and 'action="/logout"' in home.text
+
+        forged = http.post(
+            f"{emulator.ui_url}/logout", data={"csrf-token": "forged"}, allow_redirects=False
+        )
+        assert forged.status_code == 403
+        still = http.get(auth_url(emulator, client_id, pkce_pair()[1]), allow_redirects=False)
+        assert "code" in redirect_params(still)
+
+        csrf = unquote(http.cookies["CSRF-TOKEN"])
+        out = http.post(
+            f"{emulator.ui_url}/logout", data={"csrf-token": csrf}, allow_redirects=False
+        )
+        assert out.status_code == 302 and out.headers["Location"] == "/"
+        assert "emulator_ui_session" not in http.cookies
+        assert "Not signed in to Looker" in http.get(f"{emulator.ui_url}/", timeout=10).text
+        after = http.get(auth_url(emulator, client_id, pkce_pair()[1]), allow_redirects=False)
+        assert after.status_code == 302
+        assert urlsplit(after.headers["Location"]).path == "/login"
 
 
 def test_first_use_shows_the_approval_page_and_deny_redirects_with_access_denied(

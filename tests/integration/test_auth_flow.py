@@ -55,6 +55,7 @@ def test_each_seed_user_signs_in_sees_itself_and_logout_revokes_at_looker(
     assert body["authenticated"] is True
     assert body["user"]["email"] == email
     assert body["expires_at"]
+    assert body["looker_url"] == bridge.settings.looker_url
     assert "token" not in info.text.lower()
 
     token = session_record(bridge, http).tokens.access_token

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from oauth_bridge.errors import ConfigError
 
@@ -26,6 +27,8 @@ def _demo(args: argparse.Namespace) -> int:
         token_ttl=args.token_ttl,
         portal_port=args.portal_port if args.portal else None,
         portal=args.portal,
+        spa_dir=args.spa_dir,
+        spa_origins=tuple(args.spa_origin or ()),
     )
     return 0
 
@@ -142,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--portal-port", type=int, default=None, help="portal page port (default 8082)"
+    )
+    demo.add_argument(
+        "--spa-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve your own SPA from DIR (with index.html) instead of the demo's; /config.js "
+        "stays the demo's (BRIDGE_URL) and inline scripts in its pages are allowed by hash",
+    )
+    demo.add_argument(
+        "--spa-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="also let an SPA you serve yourself use the bridge, e.g. http://localhost:5173 "
+        "(repeatable; OAUTH_BRIDGE_CORS_ORIGINS is added too)",
     )
     demo.set_defaults(handler=_demo)
 

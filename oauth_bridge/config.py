@@ -147,6 +147,11 @@ def _origin(name: str, value: str) -> str:
     return origin_of(url)
 
 
+def parse_origins(value: str, name: str = "CORS_ORIGINS") -> tuple[str, ...]:
+    """Comma-separated exact origins (``https://app.example.com``); a path or slash is refused."""
+    return tuple(_origin(name, o.strip()) for o in value.split(",") if o.strip())
+
+
 def parse_networks(value: str, name: str = "METRICS_NETWORKS") -> tuple[Network, ...]:
     """Comma-separated addresses or CIDR networks (``10.0.0.0/8,::1``); an address is one host."""
     networks: list[Network] = []
@@ -286,9 +291,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     if (redis_url := get("REDIS_URL")) is not None:
         values["redis_url"] = redis_url
     if (origins := get("CORS_ORIGINS")) is not None:
-        values["cors_origins"] = tuple(
-            _origin("CORS_ORIGINS", o.strip()) for o in origins.split(",") if o.strip()
-        )
+        values["cors_origins"] = parse_origins(origins)
 
     readers = {
         "APP_URL": ("app_url", _absolute_url),

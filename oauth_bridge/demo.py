@@ -25,10 +25,11 @@ from types import FrameType
 from typing import Any, TextIO
 
 from cryptography.fernet import Fernet
-from flask import Flask, Response, send_from_directory
+from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from oauth_bridge.config import Settings, load_settings
+from oauth_bridge.config import Settings, load_settings, parse_origins
+from oauth_bridge.demo_web import create_portal_app, create_spa_app
 from oauth_bridge.emulator.seed import ADMIN_API3, SEED_USERS
 from oauth_bridge.errors import ConfigError
 from oauth_bridge.redis_url import answers_ping, delete_prefixed_keys
@@ -36,20 +37,33 @@ from oauth_bridge.redis_url import answers_ping, delete_prefixed_keys
 log = logging.getLogger(__name__)
 
 
-def find_static_dir() -> Path:
-    """The SPA's folder: ``static/`` at the root of the source checkout the package runs from.
+DEMO_SPA_DIR = Path(__file__).resolve().parent.parent / "static"
+"""The demo SPA of a source checkout."""
+
+
+def find_static_dir(spa_dir: Path | None = None) -> Path:
+    """The SPA's folder: ``spa_dir`` (``demo --spa-dir``), else ``OAUTH_BRIDGE_DEMO_STATIC``,
+    else ``static/`` at the root of the source checkout the package runs from.
 
     The demo is a development tool run from a clone (``pip install -e .``), so the SPA is not
-    shipped as package data; ``OAUTH_BRIDGE_DEMO_STATIC`` points elsewhere if needed.
+    shipped as package data.
     """
-    override = os.environ.get("OAUTH_BRIDGE_DEMO_STATIC")
-    candidate = Path(override) if override else Path(__file__).resolve().parent.parent / "static"
+    if spa_dir is not None:
+        candidate, source = spa_dir, "--spa-dir"
+    elif override := os.environ.get("OAUTH_BRIDGE_DEMO_STATIC"):
+        candidate, source = Path(override), "OAUTH_BRIDGE_DEMO_STATIC"
+    else:
+        candidate, source = DEMO_SPA_DIR, ""
     if not (candidate / "index.html").is_file():
+        if source:
+            raise ConfigError(
+                f"{source} {candidate} has no index.html; point it at your SPA's folder"
+            )
         raise ConfigError(
             f"the demo SPA is not at {candidate}; run the demo from a source checkout "
-            "(pip install -e .) or set OAUTH_BRIDGE_DEMO_STATIC to the static/ folder"
+            "(pip install -e .) or give your SPA's folder with --spa-dir"
         )
-    return candidate
+    return candidate.resolve()
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -57,98 +71,6 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
-
-
-def content_security_policy(bridge_url: str, frame_ancestors: tuple[str, ...] = ()) -> str:
-    """A strict CSP for the SPA: its own scripts and styles only, network calls to the bridge,
-    framed only by the portal origins named (none by default)."""
-    ancestors = " ".join(frame_ancestors) or "'none'"
-    return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src {bridge_url}; base-uri 'none'; form-action 'none'; "
-        f"frame-ancestors {ancestors}"
-    )
-
-
-PORTAL_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Example portal · oauth_bridge demo</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 0; background: #eef1f5; color: #1d2433; }}
-header {{ background: #2c3e66; color: #fff; padding: .8rem 1.2rem; }}
-header p {{ margin: .2rem 0 0; opacity: .85; font-size: .9rem; }}
-main {{ padding: 1rem; }}
-iframe {{ width: 100%; height: 80vh; border: 1px solid #c5cbd6; border-radius: 6px;
-  background: #fff; }}
-</style></head>
-<body><header><strong>Example portal</strong>
-<p>This page is on another site than the app: it embeds the demo app from {spa} in an iframe.</p>
-</header>
-<main><iframe id="app-frame" title="Looker content (embedded app)" src="{spa}"></iframe></main>
-</body></html>"""
-
-
-def create_portal_app(spa_url: str, spa_origin: str) -> Flask:
-    """A page on another site that frames the SPA, as a customer's portal would."""
-    app = Flask("oauth_bridge_demo_portal", static_folder=None)
-    page = PORTAL_PAGE.format(spa=spa_url)
-    # No script of its own; it may frame only the SPA. No default-src: a portal's own calls are
-    # its business, and the bridge must refuse them by itself (CORS, Origin, CSRF header).
-    csp = (
-        f"script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; "
-        f"style-src 'unsafe-inline'; frame-src {spa_origin}"
-    )
-
-    @app.get("/")
-    def index() -> Response:
-        response = Response(page, mimetype="text/html")
-        response.headers["Content-Security-Policy"] = csp
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
-
-    return app
-
-
-def create_spa_app(
-    static_dir: Path, bridge_url: str, frame_ancestors: tuple[str, ...] = ()
-) -> Flask:
-    """A tiny static server for the SPA that also serves ``config.js`` naming the bridge."""
-    app = Flask(__name__, static_folder=None)
-    config_js = (
-        "// Written by `oauth-bridge demo`: where this SPA finds the bridge.\n"
-        f"export const BRIDGE_URL = {_js_string(bridge_url)};\n"
-    )
-    csp = content_security_policy(bridge_url, frame_ancestors)
-
-    @app.get("/")
-    def index() -> Response:
-        return send_from_directory(static_dir, "index.html")
-
-    @app.get("/config.js")
-    def config() -> Response:
-        return Response(config_js, mimetype="text/javascript")
-
-    @app.get("/<path:name>")
-    def asset(name: str) -> Response:
-        # send_from_directory refuses paths that leave static_dir.
-        return send_from_directory(static_dir, name)
-
-    @app.after_request
-    def _headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = csp
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-        response.headers["Cache-Control"] = "no-cache"
-        return response
-
-    return app
-
-
-def _js_string(value: str) -> str:
-    """A JavaScript string literal for a URL we built ourselves (no quotes or backslashes)."""
-    if any(ch in value for ch in "\"'\\<>\n\r"):
-        raise ConfigError(f"unexpected characters in URL {value!r}")
-    return f'"{value}"'
 
 
 @dataclass
@@ -176,6 +98,10 @@ class DemoStack:
         default_factory=lambda: f"oauth_bridge:demo:{secrets.token_hex(6)}:"
     )
     static_dir: Path | None = None
+    """The SPA's folder (default: :func:`find_static_dir`)."""
+    spa_origins: tuple[str, ...] = ()
+    """More origins whose SPAs may use the bridge (an SPA you serve yourself, e.g. a dev server),
+    besides the demo's own SPA server."""
     portal_port: int | None = None
     """Also serve a portal page on another site that frames the SPA (``demo --portal``); the
     session cookie is then ``SameSite=None; Partitioned`` (Secure, which localhost allows)."""
@@ -243,7 +169,7 @@ class DemoStack:
                 redirect_uri=redirect_uri,
                 secret_key=secrets.token_urlsafe(32),
                 token_keys=(Fernet.generate_key(),),
-                cors_origins=(self.spa_origin,),
+                cors_origins=tuple(dict.fromkeys((self.spa_origin, *self.spa_origins))),
                 app_url=self.spa_url,
                 redis_url=self.redis_url,
                 redis_key_prefix=self.redis_key_prefix,
@@ -346,6 +272,11 @@ def describe(stack: DemoStack, store: str) -> str:
         f"    {user.email:<22} password {user.password:<16} ({user.role})" for user in SEED_USERS
     )
     lines = ["oauth_bridge demo is ready.", f"  Open the demo app:  {stack.spa_url}"]
+    if stack.static_dir is not None and stack.static_dir != DEMO_SPA_DIR:
+        lines.append(f"  (serving your SPA from {stack.static_dir})")
+    if stack.spa_origins:
+        also = ", ".join(stack.spa_origins)
+        lines.append(f"  Also allowed:       {also}  (your own SPA servers)")
     if stack.portal_url:
         lines.append(
             f"  Or in a portal:     {stack.portal_url}  (another site frames the app; "
@@ -441,6 +372,8 @@ def run_demo(
     redis_url: str | None = None,
     portal_port: int | None = None,
     portal: bool = False,
+    spa_dir: Path | None = None,
+    spa_origins: tuple[str, ...] = (),
     out: TextIO | None = None,
     stop: threading.Event | None = None,
 ) -> None:
@@ -450,9 +383,26 @@ def run_demo(
     a port asked for that is taken raises :class:`ConfigError` (one line naming its flag).
     ``redis_url`` defaults to ``OAUTH_BRIDGE_REDIS_URL``; an unreachable Redis falls back to the
     in-memory store with a notice. ``portal`` (or a ``portal_port``) also serves the portal page.
+    ``spa_dir`` serves your own SPA instead of ``static/``; ``spa_origins`` (and
+    ``OAUTH_BRIDGE_CORS_ORIGINS``) let SPAs you serve yourself use the bridge too.
     """
     out = out or sys.stdout
     stop = stop or threading.Event()
+    static_dir = find_static_dir(spa_dir)
+    if spa_dir is not None and (static_dir / "config.js").is_file():
+        print(
+            f"Notice: {static_dir / 'config.js'} is not served: /config.js is the demo's own "
+            "(export const BRIDGE_URL).",
+            file=out,
+        )
+    origins = parse_origins(os.environ.get("OAUTH_BRIDGE_CORS_ORIGINS", ""))
+    for value in spa_origins:
+        try:
+            origins += parse_origins(value)
+        except ConfigError:
+            raise ConfigError(
+                f"--spa-origin must be a bare origin like http://localhost:5173, got {value!r}"
+            ) from None
     url = redis_if_reachable(redis_url or os.environ.get("OAUTH_BRIDGE_REDIS_URL"), out)
     asked: dict[str, int | None] = {
         "bridge": bridge_port,
@@ -472,6 +422,8 @@ def run_demo(
         redis_url=url,
         portal_port=ports.get("portal"),
         host=host,
+        static_dir=static_dir,
+        spa_origins=origins,
     )
     with _stop_signals(stop):
         stack.start()

@@ -10,7 +10,6 @@ allow, in the same signed-in browser, can read no answer at all.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from oauth_bridge.emulator.seed import credentials
 from tests.support.bridge import BridgeServer
+from tests.support.doc_snippets import snippet
+from tests.support.looker_pages import fill_looker_sign_in
 from tests.support.redis_fixtures import free_port
 
 pytestmark = pytest.mark.browser
@@ -75,15 +76,8 @@ def serve_page() -> Iterator[Callable[..., str]]:
 
 def sign_in(page: Page, bridge: BridgeServer, return_to: str, email: str, password: str) -> None:
     page.goto(f"{bridge.url}/auth/login?{urlencode({'return_to': return_to})}")
-    page.wait_for_url(f"{bridge.emulator.ui_url}/**")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.locator("#login-submit").click()
-    approve = page.locator("#approve-allow")
-    expect(approve.or_(page.locator("h1", has_text="Allowed SPA"))).to_be_visible()
-    if approve.is_visible():
-        approve.click()
-    page.wait_for_url(re.compile("^" + re.escape(return_to) + "$"))
+    back = page.locator("h1", has_text="Allowed SPA")
+    fill_looker_sign_in(page, bridge.emulator.ui_url, email, password, back, return_to)
 
 
 FETCH_JSON = """async ([url, init]) => {
@@ -192,22 +186,12 @@ def test_a_foreign_origin_reads_nothing_even_in_a_signed_in_browser(
     assert bridge.emulator.state.request_count == before  # Looker heard none of it
 
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-def printed_sdk_example() -> str:
-    """The SDK example of docs/proxy.md, exactly as printed (the first html block using it)."""
-    text = (DOCS / "proxy.md").read_text()
-    blocks: list[str] = re.findall(r"```html\n(.*?)```", text, flags=re.S)
-    return next(block for block in blocks if "createBridgeSdk" in block)
-
-
 def test_the_sdk_example_of_the_docs_runs_as_printed(
     bridge: BridgeServer, new_page: Page, serve_page: Callable[..., str]
 ) -> None:
     """docs/proxy.md's snippet, with only the bridge's address put in, asks Looker for the
     fields it names and gets them (an options object there once sent fields={...})."""
-    example = printed_sdk_example().replace("https://bridge.example.com", bridge.url)
+    example = snippet("docs/proxy.md", "createBridgeSdk").with_bridge(bridge.url)
     spa = serve_page(
         "Allowed SPA",
         int(urlsplit(bridge.spa_origin).port or 0),

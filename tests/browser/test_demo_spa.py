@@ -25,6 +25,7 @@ from playwright.sync_api import Error as PlaywrightError
 from oauth_bridge.demo import DemoStack
 from oauth_bridge.emulator.seed import DEVELOPER, VIEWER, credentials, seed_content
 from oauth_bridge.services import get_services
+from tests.support.looker_pages import fill_looker_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -79,17 +80,8 @@ def sign_in(page: Page, demo: DemoStack, email: str, password: str) -> None:
 
 def sign_in_at_looker(page: Page, demo: DemoStack, email: str, password: str) -> None:
     """The emulator's sign-in page, its approval page if this is the user's first time, and back."""
-    page.wait_for_url(f"{demo.looker_url}/login?**")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.locator("#login-submit").click()
-    # Looker asks each user once per app to allow it ("activation"); later sign-ins skip that.
-    approve = page.locator("#approve-allow")
     signed_in = page.locator("#user-email")
-    expect(approve.or_(signed_in)).to_be_visible()
-    if approve.is_visible():
-        approve.click()
-    page.wait_for_url(re.compile("^" + re.escape(demo.spa_url) + "$"))
+    fill_looker_sign_in(page, demo.looker_url, email, password, signed_in, demo.spa_url)
     expect(signed_in).to_have_text(email)
 
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -51,38 +51,48 @@ class DemoProcess:
 
 
 @pytest.fixture
-def demo_process(tmp_path: Path) -> Iterator[DemoProcess]:
-    ports = {
-        name: str(free_port())
-        for name in ("--port", "--spa-port", "--emulator-port", "--emulator-api-port")
-    }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OAUTH_BRIDGE_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    # Run this checkout's package even where it is not pip-installed (CI installs it -e anyway).
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "oauth_bridge.cli", "demo"]
-    for flag, port in ports.items():
-        command += [flag, port]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,  # not the repo: the demo must find static/ on its own
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    output: list[str] = []
+def demo_command(tmp_path: Path) -> Iterator[Callable[..., DemoProcess]]:
+    """Starts ``oauth-bridge demo`` (free ports, ``extra`` arguments, ``env`` added) as a user
+    would, and waits until it prints the app's URL; stops what it started at the end."""
+    started: list[subprocess.Popen[str]] = []
+    readers: list[threading.Thread] = []
 
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
+    def start(*extra: str, env: dict[str, str] | None = None) -> DemoProcess:
+        ports = {
+            name: str(free_port())
+            for name in ("--port", "--spa-port", "--emulator-port", "--emulator-api-port")
+        }
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("OAUTH_BRIDGE_")}
+        environ["PYTHONUNBUFFERED"] = "1"
+        # Run this checkout's package even where it is not pip-installed (CI installs it -e).
+        environ["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(REPO), environ.get("PYTHONPATH")])
+        )
+        environ.update(env or {})
+        command = [sys.executable, "-m", "oauth_bridge.cli", "demo", *extra]
+        for flag, port in ports.items():
+            command += [flag, port]
+        process = subprocess.Popen(
+            command,
+            cwd=tmp_path,  # not the repo: the demo must find static/ on its own
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(process)
+        lines: queue.Queue[str] = queue.Queue()
+        output: list[str] = []
 
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
+        def pump() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                output.append(line)
+                lines.put(line)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        readers.append(reader)
         spa_url = ""
         while not spa_url:
             try:
@@ -91,14 +101,23 @@ def demo_process(tmp_path: Path) -> Iterator[DemoProcess]:
                 pytest.fail("the demo printed no URL within 60 s:\n" + "".join(output))
             if match := re.search(r"Open the demo app:\s+(\S+)", line):
                 spa_url = match.group(1)
-        yield DemoProcess(process, ports, spa_url, output, reader)
-    finally:
+        return DemoProcess(process, ports, spa_url, output, reader)
+
+    yield start
+    for process in started:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
+    for reader in readers:
         reader.join(timeout=10)
+    for process in started:
         assert process.stdout is not None
         process.stdout.close()
+
+
+@pytest.fixture
+def demo_process(demo_command: Callable[..., DemoProcess]) -> DemoProcess:
+    return demo_command()
 
 
 def test_demo_command_serves_a_working_stack_and_stops_cleanly_on_ctrl_c(
@@ -227,3 +246,70 @@ def test_taken_default_ports_are_replaced_by_free_ones_and_printed(
             stop.set()
             runner.join(timeout=30)
     assert not runner.is_alive()
+
+
+def test_the_demo_serves_your_own_spa_folder_and_lets_your_origins_in(
+    demo_command: Callable[..., DemoProcess], tmp_path: Path
+) -> None:
+    """Issue 14 item 3: ``--spa-dir`` serves your folder, ``--spa-origin`` and
+    ``OAUTH_BRIDGE_CORS_ORIGINS`` let SPAs you serve yourself call the bridge with CORS."""
+    folder = tmp_path / "my-spa"
+    folder.mkdir()
+    (folder / "index.html").write_text("<!doctype html><title>Mine</title><p>My own SPA</p>")
+    flag_origin, env_origin = "http://localhost:5173", "http://localhost:3000"
+    demo = demo_command(
+        "--spa-dir",
+        str(folder),
+        "--spa-origin",
+        flag_origin + "/",  # a trailing slash names the same origin
+        env={"OAUTH_BRIDGE_CORS_ORIGINS": env_origin},
+    )
+    printed = "".join(demo.output)
+    assert f"serving your SPA from {folder.resolve()}" in printed
+    assert flag_origin in printed and env_origin in printed
+    assert "My own SPA" in requests.get(demo.spa_url, timeout=10).text
+    bridge = f"http://localhost:{demo.ports['--port']}"
+    for origin in (flag_origin, env_origin, demo.spa_url.rstrip("/")):
+        preflight = requests.options(
+            f"{bridge}/api/4.0/user",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "x-looker-appid",
+            },
+            timeout=10,
+        )
+        assert preflight.headers.get("Access-Control-Allow-Origin") == origin, origin
+        assert preflight.headers.get("Access-Control-Allow-Credentials") == "true"
+    stranger = requests.options(
+        f"{bridge}/api/4.0/user",
+        headers={"Origin": "http://localhost:9999", "Access-Control-Request-Method": "GET"},
+        timeout=10,
+    )
+    assert "Access-Control-Allow-Origin" not in stranger.headers
+    assert demo.stop(signal.SIGINT) == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--spa-origin", "localhost:5173"], "error: --spa-origin must be a bare origin"),
+        (["--spa-origin", "http://localhost:5173/app"], "error: --spa-origin must be a bare"),
+        (["--spa-dir", "/nonexistent-spa"], "error: --spa-dir /nonexistent-spa has no index.html"),
+    ],
+)
+def test_bad_spa_flags_stop_the_demo_with_one_line(
+    arguments: list[str], message: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OAUTH_BRIDGE_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-m", "oauth_bridge.cli", "demo", *arguments],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2  # the CLI's exit code for a settings error
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(message), result.stderr

@@ -19,15 +19,15 @@ def demo_factory(redis_url: str, redis_prefix: str) -> Iterator[Callable[..., De
     stacks: list[DemoStack] = []
 
     def make(**overrides: Any) -> DemoStack:
-        stack = DemoStack(
-            bridge_port=free_port(),
-            spa_port=free_port(),
-            emulator_port=free_port(),
-            emulator_api_port=free_port(),
-            redis_url=redis_url,
-            redis_key_prefix=redis_prefix,
-            **overrides,
-        )
+        settings: dict[str, Any] = {
+            "bridge_port": free_port(),
+            "spa_port": free_port(),
+            "emulator_port": free_port(),
+            "emulator_api_port": free_port(),
+            "redis_url": redis_url,
+            "redis_key_prefix": redis_prefix,
+        }
+        stack = DemoStack(**{**settings, **overrides})
         stack.start()
         stacks.append(stack)
         return stack

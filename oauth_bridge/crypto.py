@@ -1,16 +1,23 @@
 """Sealing session values so that neither a Redis dump nor the server's key ring alone opens them.
 
 Use :class:`TokenCipher` for anything secret the bridge keeps in its store (Looker tokens, PKCE
-verifiers). A value is sealed twice:
+verifiers). A value is sealed once, with AES-GCM, under a key that needs two secrets:
 
-1. with ``MultiFernet`` under the server key ring from ``TOKEN_KEYS`` (the first key encrypts, every
-   key decrypts, so keys rotate without signing anybody out), then
-2. with AES-GCM under a 32-byte secret that exists only in the browser's cookie, as oauth2-proxy's
-   session ticket does (``pkg/sessions/persistence/ticket.go``: cookie ``v2.{id}.{secret}``). The
-   AES-GCM associated data binds the blob to its store key, so blobs cannot be swapped between keys.
+    key = HKDF-SHA256(ikm = ring key || session secret, info = "oauth_bridge/session-seal/v2")
 
-Blob layout (binary, compact): ``version(1) | nonce(12) | AES-GCM(raw Fernet token) + tag(16)``.
-The Fernet token is stored decoded from its base64 text to save a third of the bytes.
+where the ring key is one of ``TOKEN_KEYS`` (the first seals, every key opens, so keys rotate
+without signing anybody out) and the session secret is 32 random bytes that exist only in the
+browser's cookie, as in oauth2-proxy's session ticket (``pkg/sessions/persistence/ticket.go``:
+cookie ``v2.{id}.{secret}``). HKDF (RFC 5869) with both secrets as its input keying material is
+a PRF keyed by either one, so the key ring without the cookie, or the cookie (or a Redis dump)
+without the key ring, derives nothing. The AES-GCM associated data binds the blob to its store
+key, so blobs cannot be swapped between keys.
+
+Blob layout (binary, compact): ``version 2 (1) | key id (4) | nonce (12) | ciphertext + tag (16)``.
+The key id is a hash of the ring key, so opening derives one key and decrypts once (issue 12: one
+decryption per call, about 5 µs instead of 14 µs for the two layers before). Version 1 blobs
+(``version(1) | nonce(12) | AES-GCM(raw MultiFernet token)``, two layers) still open and are
+reported stale, so the store re-seals them as version 2 on their next write.
 
 Use :class:`CookieSealer` for something the browser keeps for the bridge (a sign-in under way): it
 is AES-GCM under a key derived by HKDF from ``SECRET_KEY`` for one purpose, so the browser can
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 from collections.abc import Sequence
 
@@ -35,9 +43,12 @@ from oauth_bridge.errors import OAuthBridgeError
 SECRET_BYTES = 32
 """Length of the per-session secret that lives only in the cookie."""
 
-_VERSION = b"\x01"
+_VERSION_TWO_LAYERS = b"\x01"
+_VERSION = b"\x02"
+_KEY_ID_BYTES = 4
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
+_SEAL_INFO = b"oauth_bridge/session-seal/v2"
 
 
 class InvalidCiphertext(OAuthBridgeError):
@@ -45,7 +56,7 @@ class InvalidCiphertext(OAuthBridgeError):
 
 
 class TokenCipher:
-    """Two layers: MultiFernet under the server key ring, then AES-GCM under a per-session secret.
+    """AES-GCM under a key derived from a ring key and a per-session secret (module docstring).
 
     The per-session secret lives only in the browser's cookie, so a Redis dump alone, or the key
     ring alone, decrypts nothing.
@@ -55,28 +66,48 @@ class TokenCipher:
         if not keys:
             raise ValueError("the token key ring needs at least one key")
         fernets = [Fernet(key) for key in keys]  # raises ValueError for a malformed key
-        self._ring = MultiFernet(fernets)
+        self._ring = MultiFernet(fernets)  # the revocation escrow, and version 1 blobs
         self._primary = fernets[0]
+        raw = [base64.urlsafe_b64decode(key) for key in keys]
+        self._sealing_key = raw[0]
+        self._sealing_id = _key_id(raw[0])
+        self._keys_by_id: dict[bytes, list[bytes]] = {}
+        for key in raw:
+            self._keys_by_id.setdefault(_key_id(key), []).append(key)
 
     def seal(self, plaintext: bytes, session_secret: bytes, aad: bytes) -> bytes:
-        """Encrypt under the first ring key, then under the session secret bound to ``aad``."""
+        """Encrypt under the first ring key and the session secret, bound to ``aad``."""
         if len(session_secret) != SECRET_BYTES:
             raise ValueError(f"the session secret must be {SECRET_BYTES} bytes")
-        inner = base64.urlsafe_b64decode(self._ring.encrypt(plaintext))
+        head = _VERSION + self._sealing_id
         nonce = os.urandom(_NONCE_BYTES)
-        return _VERSION + nonce + AESGCM(session_secret).encrypt(nonce, inner, aad)
+        aead = AESGCM(_seal_key(self._sealing_key, session_secret))
+        return head + nonce + aead.encrypt(nonce, plaintext, head + aad)
 
     def open(self, blob: bytes, session_secret: bytes, aad: bytes) -> bytes:
         """The plaintext, or :class:`InvalidCiphertext` for any wrong secret, key, aad or byte."""
-        return self._ring_open(self._unwrap(blob, session_secret, aad), self._ring)
+        return self.open_checked(blob, session_secret, aad)[0]
 
     def open_checked(self, blob: bytes, session_secret: bytes, aad: bytes) -> tuple[bytes, bool]:
-        """The plaintext, and True when it was not sealed under the first key (re-seal it)."""
-        inner = self._unwrap(blob, session_secret, aad)
-        try:
-            return self._ring_open(inner, self._primary), False
-        except InvalidCiphertext:
-            return self._ring_open(inner, self._ring), True
+        """The plaintext, and True when it should be re-sealed: under an old ring key, or in the
+        two-layer format of version 1."""
+        if len(session_secret) != SECRET_BYTES:
+            raise InvalidCiphertext("wrong session secret length")
+        if blob[:1] == _VERSION_TWO_LAYERS:
+            return self._open_two_layers(blob, session_secret, aad), True
+        head_bytes = 1 + _KEY_ID_BYTES
+        if len(blob) < head_bytes + _NONCE_BYTES + _TAG_BYTES or blob[:1] != _VERSION:
+            raise InvalidCiphertext("not a sealed blob")
+        head, key_id = blob[:head_bytes], blob[1:head_bytes]
+        nonce = blob[head_bytes : head_bytes + _NONCE_BYTES]
+        for key in self._keys_by_id.get(key_id, ()):  # one key, unless two ids collide
+            try:
+                aead = AESGCM(_seal_key(key, session_secret))
+                plaintext = aead.decrypt(nonce, blob[head_bytes + _NONCE_BYTES :], head + aad)
+            except InvalidTag:
+                continue
+            return plaintext, key != self._sealing_key
+        raise InvalidCiphertext("no ring key with this session secret opens this value")
 
     def seal_ring_only(self, plaintext: bytes) -> str:
         """Encrypt under the first ring key only (Fernet text): the revocation escrow.
@@ -95,27 +126,33 @@ class TokenCipher:
             raise InvalidCiphertext("no key in the ring opens this escrow") from None
 
     def needs_rotation(self, blob: bytes, session_secret: bytes, aad: bytes) -> bool:
-        """True when the blob opens, but not under the first key: re-seal it on the next write."""
+        """True when the blob opens, but should be re-sealed on the next write."""
         return self.open_checked(blob, session_secret, aad)[1]
 
-    @staticmethod
-    def _unwrap(blob: bytes, session_secret: bytes, aad: bytes) -> bytes:
-        if len(session_secret) != SECRET_BYTES:
-            raise InvalidCiphertext("wrong session secret length")
-        if len(blob) < 1 + _NONCE_BYTES + _TAG_BYTES or blob[:1] != _VERSION:
+    def _open_two_layers(self, blob: bytes, session_secret: bytes, aad: bytes) -> bytes:
+        """A version 1 blob: AES-GCM under the session secret around a MultiFernet token."""
+        if len(blob) < 1 + _NONCE_BYTES + _TAG_BYTES:
             raise InvalidCiphertext("not a sealed blob")
         nonce = blob[1 : 1 + _NONCE_BYTES]
         try:
-            return AESGCM(session_secret).decrypt(nonce, blob[1 + _NONCE_BYTES :], aad)
+            inner = AESGCM(session_secret).decrypt(nonce, blob[1 + _NONCE_BYTES :], aad)
         except InvalidTag:
             raise InvalidCiphertext("session secret or associated data does not match") from None
-
-    @staticmethod
-    def _ring_open(inner: bytes, fernet: Fernet | MultiFernet) -> bytes:
         try:
-            return fernet.decrypt(base64.urlsafe_b64encode(inner))
+            return self._ring.decrypt(base64.urlsafe_b64encode(inner))
         except (InvalidToken, binascii.Error, ValueError):
             raise InvalidCiphertext("no key in the ring opens this value") from None
+
+
+def _key_id(ring_key: bytes) -> bytes:
+    """Which ring key sealed a blob, without saying anything about the key itself."""
+    return hashlib.sha256(b"oauth_bridge/ring-key-id\x00" + ring_key).digest()[:_KEY_ID_BYTES]
+
+
+def _seal_key(ring_key: bytes, session_secret: bytes) -> bytes:
+    """The AES-256 key of one session under one ring key: HKDF-SHA256 of both secrets."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO)
+    return hkdf.derive(ring_key + session_secret)
 
 
 def derive_key(secret: str, purpose: bytes) -> bytes:

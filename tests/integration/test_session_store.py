@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 import redis
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from oauth_bridge.config import load_settings
 from oauth_bridge.crypto import TokenCipher
 from oauth_bridge.errors import ConfigError, StoreUnavailable
 from oauth_bridge.models import TokenSet, UserInfo
 from oauth_bridge.sessions import MemorySessionStore, RedisSessionStore, build_store
-from oauth_bridge.sessions.codec import user_tag, value_user_tag
+from oauth_bridge.sessions.codec import _session_aad, _split, user_tag, value_user_tag
 from tests.support.redis_fixtures import RedisServer
 
 AnyStore = RedisSessionStore | MemorySessionStore
@@ -448,6 +449,39 @@ def test_sessions_written_before_the_escrow_still_open_and_gain_one(
     assert upgraded is not None and value_user_tag(upgraded) == user_tag(ANALYST.id)
     assert store.delete_user_sessions(ANALYST.id) == 1
     assert ended.access_tokens() == {record.tokens.access_token}
+
+
+def _two_layer_value(session_id: str, value: bytes, secret: bytes) -> bytes:
+    """The same session as stores wrote it before issue 12: its blob in the two-layer format
+    (AES-GCM under the session secret around a Fernet token under the ring)."""
+    parts = _split(value)
+    assert parts is not None and parts.escrow is not None
+    aad = _session_aad(session_id, parts)
+    body = TokenCipher((KEY_A,)).open(parts.blob, secret, aad)
+    inner = base64.urlsafe_b64decode(Fernet(KEY_A).encrypt(body))
+    nonce = secrets.token_bytes(12)
+    blob = b"\x01" + nonce + AESGCM(secret).encrypt(nonce, inner, aad)
+    return parts.header + parts.escrow.encode("ascii") + b":" + blob
+
+
+def test_sessions_sealed_in_two_layers_still_open_and_are_resealed_once(
+    make_store: StoreFactory,
+) -> None:
+    """An upgrade signs nobody out: the first load of an old session re-seals it in one AEAD."""
+    store = make_store()
+    cookie, record = store.create(ANALYST, realistic_tokens())
+    secret = base64.urlsafe_b64decode(cookie.split(".")[1] + "=")
+    current = make_store.raw_value(record.session_id)
+    assert current is not None
+    old = _two_layer_value(record.session_id, current, secret)
+    make_store.restore_value(record.session_id, old)
+    assert store.load(cookie) == record
+    upgraded = make_store.raw_value(record.session_id)
+    assert upgraded is not None and upgraded != old
+    parts = _split(upgraded)
+    assert parts is not None and parts.blob[:1] == b"\x02"
+    assert store.load(cookie) == record
+    assert make_store.raw_value(record.session_id) == upgraded  # nothing more to re-seal
 
 
 # --- expiry ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""TokenCipher: two layers, each needed; rotation; any tampering refused."""
+"""TokenCipher: one AEAD whose key needs both the ring and the cookie; rotation; version 1
+blobs; any tampering refused."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import base64
 import os
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from oauth_bridge.crypto import InvalidCiphertext, TokenCipher
 
@@ -89,15 +93,50 @@ def test_key_ring_alone_opens_nothing() -> None:
             cipher.open(blob, guess, AAD)
 
 
-def test_secret_alone_opens_only_a_fernet_token() -> None:
-    """Someone with a cookie and a Redis dump, but no key ring, gets a Fernet token, not data."""
+def test_secret_alone_opens_nothing() -> None:
+    """Someone with a cookie and a Redis dump, but no key ring, learns nothing: the secret alone
+    is not the AES-GCM key (that needs a ring key too), and another ring does not open it."""
     blob = TokenCipher([KEY_A]).seal(TOKEN, SECRET, AAD)
-    inner = AESGCM(SECRET).decrypt(blob[1:13], blob[13:], AAD)
-    fernet_token = base64.urlsafe_b64encode(inner)
-    assert TOKEN not in inner
-    assert Fernet(KEY_A).decrypt(fernet_token) == TOKEN  # the inner layer is the key ring's
+    head, nonce, sealed = blob[:5], blob[5:17], blob[17:]
+    for associated in (AAD, head + AAD):
+        with pytest.raises(InvalidTag):
+            AESGCM(SECRET).decrypt(nonce, sealed, associated)
     with pytest.raises(InvalidCiphertext):
         TokenCipher([KEY_B]).open(blob, SECRET, AAD)
+
+
+def test_one_aead_under_a_key_derived_from_ring_key_and_secret() -> None:
+    """The layout docs/security.md argues from: version 2, the ring key's id, then one AES-GCM
+    under HKDF-SHA256(ring key || session secret)."""
+    blob = TokenCipher([KEY_A]).seal(TOKEN, SECRET, AAD)
+    assert blob[:1] == b"\x02"
+    ring_key = base64.urlsafe_b64decode(KEY_A)
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"oauth_bridge/session-seal/v2"
+    ).derive(ring_key + SECRET)
+    assert AESGCM(key).decrypt(blob[5:17], blob[17:], blob[:5] + AAD) == TOKEN
+    assert len(blob) == 1 + 4 + 12 + len(TOKEN) + 16  # nothing else is stored
+
+
+def seal_two_layers(key: bytes, plaintext: bytes, secret: bytes, aad: bytes) -> bytes:
+    """A version 1 blob as the bridge wrote it before issue 12: Fernet inside AES-GCM."""
+    inner = base64.urlsafe_b64decode(Fernet(key).encrypt(plaintext))
+    nonce = os.urandom(12)
+    return b"\x01" + nonce + AESGCM(secret).encrypt(nonce, inner, aad)
+
+
+def test_a_version_1_blob_still_opens_and_asks_to_be_resealed() -> None:
+    """Sessions stored before the upgrade keep working; their next write is version 2."""
+    old = seal_two_layers(KEY_A, TOKEN, SECRET, AAD)
+    cipher = TokenCipher([KEY_A])
+    assert cipher.open_checked(old, SECRET, AAD) == (TOKEN, True)
+    with pytest.raises(InvalidCiphertext):
+        cipher.open(old, os.urandom(32), AAD)
+    with pytest.raises(InvalidCiphertext):
+        TokenCipher([KEY_B]).open(old, SECRET, AAD)
+    with pytest.raises(InvalidCiphertext):
+        cipher.open(old, SECRET, AAD + b"x")
+    assert cipher.open_checked(cipher.seal(TOKEN, SECRET, AAD), SECRET, AAD) == (TOKEN, False)
 
 
 def test_rotation_old_key_still_opens_and_first_key_seals() -> None:

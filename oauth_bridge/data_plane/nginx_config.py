@@ -29,8 +29,10 @@ from oauth_bridge.data_plane.gate import (
 )
 from oauth_bridge.data_plane.secret import GATE_HEADER, LOOKER_REFUSED_HEADER, gate_secret
 from oauth_bridge.errors import (
+    BadRequest,
     BridgeError,
     ConfigError,
+    InvalidPath,
     PayloadTooLarge,
     RequestTimeout,
     UpstreamError,
@@ -135,6 +137,19 @@ def _forwarded_request_headers() -> str:
     return "\n".join(lines)
 
 
+ERRORS_PREFIX = "/_oauth_bridge/errors/"
+"""Where nginx's own 400s are answered: by URI, since nginx cannot redirect a request whose
+request line it could not parse to a named location ("empty URI in redirect to named
+location"). Reachable from outside too, harmlessly: each answers only its fixed error."""
+
+_URI_ERRORS = (
+    # A malformed request line or header field, ambiguous body framing: nginx refuses these
+    # before any location and cannot tell which part was bad, so it says bad_request where the
+    # embedded bridge may say invalid_path (docs/operations.md).
+    ("bad_request", BadRequest()),
+    ("absolute_form", InvalidPath()),
+)
+
 _NAMED_ERRORS = (
     ("oauth_bridge_payload_too_large", PayloadTooLarge()),
     ("oauth_bridge_request_timeout", RequestTimeout()),
@@ -145,9 +160,11 @@ _NAMED_ERRORS = (
 
 def _error_locations() -> str:
     blocks = []
-    for name, error in _NAMED_ERRORS:
+    places = [f"= {ERRORS_PREFIX}{name}" for name, _ in _URI_ERRORS]
+    places += [f"@{name}" for name, _ in _NAMED_ERRORS]
+    for place, (_, error) in zip(places, _URI_ERRORS + _NAMED_ERRORS, strict=True):
         blocks.append(
-            f"""        location @{name} {{
+            f"""        location {place} {{
             default_type application/json;
             add_header Cache-Control "no-store" always;
             add_header X-Request-Id $oauth_bridge_request_id always;
@@ -243,6 +260,12 @@ http {{
         listen {listen};
         # Set by the verify answer; nginx's own id where the bridge was not asked.
         set $oauth_bridge_request_id $request_id;
+        error_page 400 {ERRORS_PREFIX}bad_request;
+        # An absolute-form target (GET http://host/path): nginx would take its path and drop
+        # the host; the embedded bridge refuses it, and so does this (browsers never send it).
+        if ($request ~ "^[^ ]+ +[A-Za-z][A-Za-z0-9+.-]*://") {{
+            rewrite ^ {ERRORS_PREFIX}absolute_form last;
+        }}
 
         location {API_PREFIX} {{
             auth_request {VERIFY_PATH};

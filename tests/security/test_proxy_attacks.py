@@ -29,6 +29,8 @@ from tests.support.security_tools import (
     raw_send,
 )
 
+pytestmark = pytest.mark.both_data_planes  # embedded proxy, and nginx in front
+
 
 @dataclass(frozen=True)
 class Attack:
@@ -132,6 +134,24 @@ def attacks(api_url: str, ui_url: str, spa_origin: str) -> list[Attack]:
 ATTACK_NAMES = [attack.name for attack in attacks("http://x", "http://y", "http://z")]
 
 
+def expected_codes(bridge: BridgeServer, attack: Attack) -> set[str]:
+    """The error codes the attack may get. nginx refuses a malformed request line or header
+    field itself, before it knows which part was bad: 400 ``bad_request`` where the embedded
+    bridge can say ``invalid_path`` (docs/operations.md, *Where nginx answers differently*)."""
+    if bridge.data_plane == "nginx" and attack.status == 400:
+        return {attack.error, "bad_request"}
+    return {attack.error}
+
+
+def assert_nginx_refused_it_itself(
+    bridge: BridgeServer, response: RawResponse, before: int
+) -> None:
+    """nginx's own 400 for a request it will not parse: JSON, and Looker heard nothing."""
+    assert_refused_json(response)
+    assert json.loads(response.body)["error"] == "bad_request"
+    assert api_calls(bridge) == before
+
+
 @pytest.fixture
 def admin_cookie(bridge: BridgeServer) -> Iterator[str]:
     http = sign_in_as(bridge, "admin")
@@ -170,7 +190,8 @@ def test_attack_is_refused_and_nothing_reaches_looker(
         bridge, attack.method, attack.target, attack.headers, admin_cookie, attack.body
     )
     body = json.loads(response.body)
-    assert (response.status, body.get("error")) == (attack.status, attack.error), body
+    assert response.status == attack.status, body
+    assert body.get("error") in expected_codes(bridge, attack), body
     assert body.get("message")
     assert response.header("Content-Type") == "application/json"
     assert response.header("Location") is None
@@ -276,6 +297,9 @@ def test_folded_header_reaches_looker_unfolded(bridge: BridgeServer, admin_cooki
     ).encode("latin-1")
     before = api_calls(bridge)
     response = raw_request(bridge.url, data)
+    if bridge.data_plane == "nginx":  # RFC 9112 section 5.2: reject obs-fold, or unfold it
+        assert_nginx_refused_it_itself(bridge, response, before)
+        return
     assert response.status == 200, response.body[:200]
     assert api_calls(bridge) == before + 1
     sent = bridge.emulator.state.request_log[-1].headers
@@ -400,6 +424,9 @@ def test_ambiguous_body_framing_never_smuggles_a_second_request(
     ).encode("latin-1")
     before = api_calls(bridge)
     response = raw_request(bridge.url, data)
+    if bridge.data_plane == "nginx":  # nginx refuses ambiguous framing outright
+        assert_nginx_refused_it_itself(bridge, response, before)
+        return
     assert response.status == 404  # Looker's own answer to the one POST it was sent
     assert all("token" not in r.path for r in bridge.emulator.state.request_log[before:])
     assert api_calls(bridge) - before == 1

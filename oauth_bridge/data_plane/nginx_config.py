@@ -33,6 +33,7 @@ from oauth_bridge.errors import (
     BridgeError,
     ConfigError,
     InvalidPath,
+    NotFound,
     PayloadTooLarge,
     RequestTimeout,
     UpstreamError,
@@ -148,6 +149,8 @@ _URI_ERRORS = (
     # embedded bridge may say invalid_path (docs/operations.md).
     ("bad_request", BadRequest()),
     ("absolute_form", InvalidPath()),
+    # The verify location asked from outside: nginx's ``internal`` answers its own 404.
+    ("not_found", NotFound()),
 )
 
 _NAMED_ERRORS = (
@@ -261,6 +264,7 @@ http {{
         # Set by the verify answer; nginx's own id where the bridge was not asked.
         set $oauth_bridge_request_id $request_id;
         error_page 400 {ERRORS_PREFIX}bad_request;
+        error_page 404 {ERRORS_PREFIX}not_found;
         # An absolute-form target (GET http://host/path): nginx would take its path and drop
         # the host; the embedded bridge refuses it, and so does this (browsers never send it).
         if ($request ~ "^[^ ]+ +[A-Za-z][A-Za-z0-9+.-]*://") {{
@@ -324,7 +328,7 @@ http {{
         location ^~ /_oauth_bridge/ {{
             default_type application/json;
             add_header Cache-Control "no-store" always;
-            return 404 '{{"error":"not_found","message":"The requested URL was not found."}}';
+            {_json_error(NotFound())}
         }}
 
         location / {{

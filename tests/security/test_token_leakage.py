@@ -19,11 +19,14 @@ import pytest
 import redis
 import requests
 
+from oauth_bridge.data_plane.gate import TOKEN_HEADER
 from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.services import get_services
 from tests.support.bridge import SEED_USERS, BridgeServer
 from tests.support.emulator import browser_sign_in
 from tests.support.security_tools import CSRF, keys
+
+pytestmark = pytest.mark.both_data_planes  # embedded proxy, and nginx in front (its gate)
 
 REFRESH_DUE = 0.6
 """Seconds after which a one-second token is due for a refresh (half its lifetime)."""
@@ -129,6 +132,7 @@ def test_no_token_in_anything_the_browser_sees_or_the_logs_or_redis(
     assert len(recorder.tokens) >= 6, "expected several generations of refreshed tokens"
     assert len(recorder.seen) >= len(steps) + 3
     everything = "\n".join(recorder.seen)
+    assert TOKEN_HEADER.lower() not in everything.lower()  # nginx's gate header stays inside
     redis_values = b"".join(
         (redis_client.dump(key) or b"") + key for key in keys(redis_client, bridge.redis_prefix)
     )

@@ -7,6 +7,7 @@ normalise or refuse exactly the hostile request lines (dot segments, CR/LF, NUL)
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -40,6 +41,9 @@ class RawResponse:
 
     def header_values(self, name: str) -> list[str]:
         return [value for key, value in self.headers if key.lower() == name.lower()]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 def _read_all(sock: socket.socket) -> bytes:

@@ -264,6 +264,7 @@ def _fresh_token_bridge(bridge_factory: Callable[..., BridgeServer], **emu: Any)
     return bridge_factory(refresh_margin=1, **emu)
 
 
+@pytest.mark.both_data_planes  # the gate refreshes in nginx mode
 def test_tokens_expiring_mid_session_are_refreshed(
     emulator_factory: Callable[..., Any], bridge_factory: Callable[..., BridgeServer]
 ) -> None:
@@ -280,6 +281,7 @@ def test_tokens_expiring_mid_session_are_refreshed(
     assert session_record(bridge, http).tokens.access_token != first
 
 
+@pytest.mark.both_data_planes  # the gate refreshes in nginx mode
 def test_twenty_parallel_requests_at_expiry_share_one_refresh(
     emulator_factory: Callable[..., Any], bridge_factory: Callable[..., BridgeServer]
 ) -> None:
@@ -310,6 +312,7 @@ def test_twenty_parallel_requests_at_expiry_share_one_refresh(
     assert emulator.state.token_requests["refresh_token"] - before == 1
 
 
+@pytest.mark.both_data_planes  # the gate refreshes in nginx mode
 def test_user_deleted_in_looker_is_signed_out_on_next_call(bridge: BridgeServer) -> None:
     http = sign_in_as(bridge, "analyst")
     assert http.get(f"{bridge.url}/api/4.0/user", headers=API_HEADERS, timeout=10).ok
@@ -321,6 +324,7 @@ def test_user_deleted_in_looker_is_signed_out_on_next_call(bridge: BridgeServer)
     assert http.get(f"{bridge.url}/auth/session", timeout=10).status_code == 401
 
 
+@pytest.mark.both_data_planes  # the gate refreshes in nginx mode
 def test_failed_refresh_ends_the_session(
     emulator_factory: Callable[..., Any], bridge_factory: Callable[..., BridgeServer]
 ) -> None:

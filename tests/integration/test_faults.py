@@ -161,6 +161,7 @@ def test_looker_api_down_answers_502_json_and_keeps_the_session(
     http.close()
 
 
+@pytest.mark.both_data_planes  # the gate refreshes in nginx mode
 def test_refresh_while_looker_is_down_keeps_the_session(
     emulator_factory: Callable[..., EmulatorServer],
     bridge_factory: Callable[..., BridgeServer],
@@ -179,6 +180,7 @@ def test_refresh_while_looker_is_down_keeps_the_session(
     http.close()
 
 
+@pytest.mark.both_data_planes  # nginx times Looker out itself
 def test_slow_looker_gives_504_while_other_requests_are_served(
     emulator_factory: Callable[..., EmulatorServer],
     bridge_factory: Callable[..., BridgeServer],
@@ -305,6 +307,7 @@ def stored_tokens(bridge: BridgeServer, http: requests.Session) -> Any:
     return record.tokens
 
 
+@pytest.mark.both_data_planes  # the gate refreshes in nginx mode
 def test_access_token_revoked_alone_is_refreshed_once_and_the_read_retried(
     bridge: BridgeServer, redis_client: redis.Redis
 ) -> None:
@@ -326,6 +329,7 @@ def test_access_token_revoked_alone_is_refreshed_once_and_the_read_retried(
     http.close()
 
 
+@pytest.mark.both_data_planes  # the gate refreshes in nginx mode
 def test_all_tokens_revoked_at_looker_end_the_session_after_one_refresh_attempt(
     bridge: BridgeServer, redis_client: redis.Redis
 ) -> None:

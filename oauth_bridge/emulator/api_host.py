@@ -16,9 +16,15 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from oauth_bridge.emulator import api40
-from oauth_bridge.emulator.api40.common import bearer_token, read_json
-from oauth_bridge.emulator.errors import LookerError, invalid, not_found, unauthenticated
+from oauth_bridge.emulator import api40, operations
+from oauth_bridge.emulator.api40.common import authenticate, bearer_token, read_json
+from oauth_bridge.emulator.errors import (
+    LookerError,
+    invalid,
+    not_emulated,
+    not_found,
+    unauthenticated,
+)
 from oauth_bridge.emulator.records import OAuthError, RequestRecord
 from oauth_bridge.emulator.state import EmulatorState
 
@@ -111,8 +117,13 @@ def create_api_app(state: EmulatorState) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         if error.code in (404, 405):
-            return not_found().to_response()
+            return _unserved(state).to_response()
         return LookerError(error.code or 500, error.description or "Error").to_response()
+
+    # Looker's own OAuth set-up form reads `${apiServerUrl}/versions`, the API host's root
+    # (sdk-codegen packages/extension-utils/src/OAuthForm/src/state/sagas.ts), as well as the
+    # SDKs' /api/4.0/versions: both answer the same document.
+    app.add_url_rule("/versions", endpoint="root_versions", view_func=api40.versions.versions)
 
     @app.post("/api/token")
     def token() -> Response:
@@ -130,6 +141,23 @@ def create_api_app(state: EmulatorState) -> Flask:
 
     _control_routes(app, state)
     return app
+
+
+def _unserved(state: EmulatorState) -> LookerError:
+    """Looker's 404 for a path the spec does not have; for one of its operations that the
+    emulator does not serve, a 501 that names the operation (after Looker's own 401 for a caller
+    without a token), so an SDK's error says what is missing instead of "Not found"."""
+    path = request.path
+    if not path.startswith(api40.PREFIX + "/"):
+        return not_found()
+    operation = operations.match(request.method, path[len(api40.PREFIX) :])
+    if operation is None:
+        return not_found()
+    try:
+        authenticate(state)
+    except LookerError as refused:  # raised in an error handler: answered here, not re-raised
+        return refused
+    return not_emulated(operation)
 
 
 def _oauth_error(error: OAuthError) -> Response:

@@ -7,9 +7,12 @@ the looker-sdk-ruby docs show it).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, jsonify
+
+if TYPE_CHECKING:
+    from oauth_bridge.emulator.operations import Operation
 
 DOCS_URL = "https://cloud.google.com/looker/docs/"
 
@@ -40,6 +43,20 @@ def unauthenticated() -> LookerError:
 
 def not_found() -> LookerError:
     return LookerError(404, "Not found")
+
+
+def not_emulated(operation: Operation) -> LookerError:
+    """A real operation of Looker's API 4.0 that the emulator does not serve: 501, naming it.
+
+    Not what a real Looker answers (it serves them all); the status says the server lacks the
+    function, and the message carries the operationId that the SDKs' method names follow.
+    """
+    return LookerError(
+        501,
+        f"Not emulated: {operation.operation_id} ({operation.method} /api/4.0{operation.path}) "
+        "is an operation of Looker's API 4.0 that the oauth_bridge emulator does not serve "
+        "(docs/emulator.md lists those it does)",
+    )
 
 
 def forbidden() -> LookerError:

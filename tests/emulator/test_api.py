@@ -316,11 +316,17 @@ def test_login_refuses_cors_even_for_allowed_origins(
     assert "Access-Control-Allow-Origin" not in preflight.headers
 
 
-def test_versions_needs_no_auth_and_names_both_hosts(emulator: EmulatorServer) -> None:
-    body = requests.get(f"{emulator.api_url}/api/4.0/versions", timeout=10).json()
+@pytest.mark.parametrize("path", ["/api/4.0/versions", "/versions"])
+def test_versions_needs_no_auth_and_names_both_hosts(emulator: EmulatorServer, path: str) -> None:
+    """Both where the SDKs look and at the API host's root, where Looker's own OAuth set-up form
+    reads it (sdk-codegen extension-utils OAuthForm sagas.ts: `${apiServerUrl}/versions`)."""
+    with requests.get(f"{emulator.api_url}{path}", timeout=10) as answer:
+        assert answer.status_code == 200
+        body = answer.json()
     assert body["web_server_url"] == emulator.ui_url
     assert body["api_server_url"] == emulator.api_url
     assert body["current_version"]["version"] == "4.0"
+    assert body["current_version"]["full_version"] == "4.0.26.12"
 
 
 def test_request_log_redacts_tokens_and_control_endpoints(emulator: EmulatorServer) -> None:

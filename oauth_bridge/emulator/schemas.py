@@ -22,6 +22,7 @@ from oauth_bridge.emulator.seed import (
     Look,
     Query,
     User,
+    group_ids_of,
 )
 from oauth_bridge.emulator.spec import complete
 
@@ -55,7 +56,7 @@ def user_json(user: User, api_url: str) -> dict[str, Any]:
         "email": user.email,
         "first_name": user.first_name,
         "last_name": user.last_name,
-        "group_ids": ["1"],
+        "group_ids": group_ids_of(user.id),
         "home_folder_id": "1",
         "id": user.id,
         "is_disabled": user.is_disabled,

@@ -184,3 +184,50 @@ def seed_content() -> Content:
         "2": Dashboard("2", "Finance overview", "Finance only.", "2", ["3"]),
     }
     return Content(folders, queries, looks, dashboards)
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    user_ids: frozenset[str]
+
+
+GROUPS = (
+    Group("1", "All Users", frozenset(user.id for user in SEED_USERS)),
+    Group("2", "Analysts", frozenset({SEED_BY_KEY["analyst"].id})),
+    Group("3", "Finance", frozenset({SEED_BY_KEY["admin"].id})),
+)
+"""Looker puts every user in "All Users" (id 1); the other two give searches something to find."""
+
+
+def group_ids_of(user_id: str) -> list[str]:
+    """The ids of the groups ``user_id`` is in (``User.group_ids``)."""
+    return [group.id for group in GROUPS if user_id in group.user_ids]
+
+
+@dataclass(frozen=True)
+class UserAttribute:
+    id: str
+    name: str
+    label: str
+    type: str
+    default_value: str | None = None
+    is_system: bool = False
+    user_values: tuple[tuple[str, str], ...] = ()
+    """(user id, value) set on users themselves; system attributes take the user's own fields."""
+
+
+USER_ATTRIBUTES = (
+    # Looker's built-in attributes, filled from each user's own record
+    UserAttribute("1", "email", "Email", "string", is_system=True),
+    UserAttribute("2", "first_name", "First Name", "string", is_system=True),
+    UserAttribute("3", "last_name", "Last Name", "string", is_system=True),
+    UserAttribute("4", "name", "Name", "string", is_system=True),
+    UserAttribute("5", "locale", "Locale", "string", is_system=True),
+    # an instance's own: what row-level access filters and extensions usually read
+    UserAttribute(
+        "6", "region", "Region", "string", default_value="EMEA", user_values=(("3", "AMER"),)
+    ),
+    UserAttribute("7", "sales_team", "Sales Team", "string", user_values=(("2", "North"),)),
+)

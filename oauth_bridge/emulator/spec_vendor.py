@@ -30,6 +30,9 @@ SERVED = (
     "DashboardElement",
     "ApiSession",
     "Role",
+    "Group",
+    "UserAttribute",
+    "UserAttributeWithValue",
 )
 """Schemas the emulator completes with the spec's keys; what they refer to comes along."""
 

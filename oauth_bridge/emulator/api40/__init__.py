@@ -1,7 +1,8 @@
 """Looker's API 4.0 on the emulator's API host, one module per resource.
 
 To add an operation, add a view to its resource's module (``users``, ``folders``, ``looks``,
-``dashboards``, ``lookml_models``, ``queries``, ``roles``, ``client_apps``, ``versions``) with
+``dashboards``, ``lookml_models``, ``queries``, ``roles``, ``groups``, ``user_attributes``,
+``client_apps``, ``versions``) with
 :func:`~.common.authed` and the rules of :mod:`.permissions`; a new resource is a new module
 whose ``bp`` is listed in :data:`BLUEPRINTS`. The API host
 (:mod:`oauth_bridge.emulator.api_host`) calls :func:`init_app`.
@@ -15,10 +16,12 @@ from oauth_bridge.emulator.api40 import (
     client_apps,
     dashboards,
     folders,
+    groups,
     lookml_models,
     looks,
     queries,
     roles,
+    user_attributes,
     users,
     versions,
 )
@@ -30,6 +33,8 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     versions.bp,
     users.bp,
     roles.bp,
+    groups.bp,
+    user_attributes.bp,
     folders.bp,
     looks.bp,
     dashboards.bp,

@@ -38,6 +38,7 @@ _CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "refresh_enabled": (bool,),
     "refresh_rotation": (bool,),
     "api_delay": (int, float),
+    "query_task_seconds": (int, float),
 }
 
 

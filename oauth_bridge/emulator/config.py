@@ -28,6 +28,9 @@ class EmulatorConfig:
     """Looker's "embedded domain allowlist": exact origins that may call the API with CORS."""
     api_delay: float = 0.0
     """Seconds slept before answering any ``/api/4.0/*`` request (slow-upstream tests)."""
+    query_task_seconds: float = 0.0
+    """How long an async query task runs before its results are ready (``create_query_task``);
+    until then ``query_task`` says ``running`` and ``query_task_results`` answers 202."""
     client_apps: tuple[tuple[str, str], ...] = ()
     """OAuth client apps registered at start and after a reset: (client_guid, redirect_uri)."""
     request_log_limit: int = 10_000

@@ -83,12 +83,28 @@ class Dashboard:
     user_id: str = "1"
 
 
+@dataclass(frozen=True)
+class QueryTask:
+    """An async run of a saved query (``create_query_task``), ready ``ready_at`` (monotonic)."""
+
+    id: str
+    query_id: str
+    user_id: str
+    result_format: str
+    rows: int
+    ready_at: float
+    source: str | None = None
+    look_id: str | None = None
+    dashboard_id: str | None = None
+
+
 @dataclass
 class Content:
     folders: dict[str, Folder]
     queries: dict[str, Query]
     looks: dict[str, Look]
     dashboards: dict[str, Dashboard]
+    query_tasks: dict[str, QueryTask] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ SERVED = (
     "Group",
     "UserAttribute",
     "UserAttributeWithValue",
+    "QueryTask",
 )
 """Schemas the emulator completes with the spec's keys; what they refer to comes along."""
 

@@ -1,10 +1,10 @@
 """Looker's API 4.0 on the emulator's API host, one module per resource.
 
 To add an operation, add a view to its resource's module (``users``, ``folders``, ``looks``,
-``dashboards``, ``lookml_models``, ``queries``, ``roles``, ``groups``, ``user_attributes``,
-``client_apps``, ``versions``) with
-:func:`~.common.authed` and the rules of :mod:`.permissions`; a new resource is a new module
-whose ``bp`` is listed in :data:`BLUEPRINTS`. The API host
+``dashboards``, ``lookml_models``, ``queries``, ``query_tasks``, ``roles``, ``groups``,
+``user_attributes``, ``client_apps``, ``versions``) with :func:`~.common.authed` and the rules
+of :mod:`.permissions`; a new resource is a new module whose ``bp`` is listed in
+:data:`BLUEPRINTS`. The API host
 (:mod:`oauth_bridge.emulator.api_host`) calls :func:`init_app`.
 """
 
@@ -20,6 +20,7 @@ from oauth_bridge.emulator.api40 import (
     lookml_models,
     looks,
     queries,
+    query_tasks,
     roles,
     user_attributes,
     users,
@@ -40,6 +41,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     dashboards.bp,
     lookml_models.bp,
     queries.bp,
+    query_tasks.bp,
     client_apps.bp,
 )
 

@@ -25,13 +25,15 @@ from oauth_bridge.emulator.api40.common import (
 )
 from oauth_bridge.emulator.api40.permissions import content, query_for
 from oauth_bridge.emulator.api40.queries import run_results
-from oauth_bridge.emulator.errors import LookerError, invalid, not_found
+from oauth_bridge.emulator.errors import LookerError, invalid, not_emulated, not_found
+from oauth_bridge.emulator.operations import Operation
 from oauth_bridge.emulator.results import FORMATS
 from oauth_bridge.emulator.schemas import query_json
 from oauth_bridge.emulator.seed import QueryTask, User
 from oauth_bridge.emulator.spec import complete
 
 bp = Blueprint("emulator_api40_query_tasks", __name__)
+MULTI_RESULTS = "/query_tasks/multi_results"
 
 
 def _status(task: QueryTask) -> str:
@@ -100,6 +102,8 @@ def create_query_task(user: User) -> Response:
 @bp.get("/query_tasks/<task_id>")
 @authed
 def query_task(user: User, task_id: str) -> Response:
+    if task_id == "multi_results":  # the spec's literal path, which this route also matches
+        raise not_emulated(Operation("GET", MULTI_RESULTS, "query_task_multi_results"))
     return with_fields(task_json(_task_for(user, task_id)))
 
 

@@ -1,10 +1,10 @@
 """Looker's API 4.0 on the emulator's API host, one module per resource.
 
-To add an operation, add a view to its resource's module (``users``, ``folders``, ``looks``,
-``dashboards``, ``lookml_models``, ``queries``, ``query_tasks``, ``roles``, ``groups``,
-``user_attributes``, ``client_apps``, ``versions``) with :func:`~.common.authed` and the rules
-of :mod:`.permissions`; a new resource is a new module whose ``bp`` is listed in
-:data:`BLUEPRINTS`. The API host
+To add an operation, add a view to its resource's module (one per resource: ``users``,
+``folders``, ``looks``, ``dashboards``, ``lookml_models``, ``queries``, ``query_tasks``,
+``roles``, ``groups``, ``user_attributes``, ``color_collections``, ``client_apps``,
+``versions``) with :func:`~.common.authed` and the rules of :mod:`.permissions`; a new resource
+is a new module whose ``bp`` is listed in :data:`BLUEPRINTS`. The API host
 (:mod:`oauth_bridge.emulator.api_host`) calls :func:`init_app`.
 """
 
@@ -14,6 +14,7 @@ from flask import Blueprint, Flask
 
 from oauth_bridge.emulator.api40 import (
     client_apps,
+    color_collections,
     dashboards,
     folders,
     groups,
@@ -43,6 +44,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     queries.bp,
     query_tasks.bp,
     client_apps.bp,
+    color_collections.bp,
 )
 
 

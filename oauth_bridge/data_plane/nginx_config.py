@@ -139,7 +139,7 @@ def _forwarded_request_headers() -> str:
 
 
 ERRORS_PREFIX = "/_oauth_bridge/errors/"
-"""Where nginx's own 400s are answered: by URI, since nginx cannot redirect a request whose
+"""Where nginx's own 400s and 404s are answered: by URI, since nginx cannot redirect a request whose
 request line it could not parse to a named location ("empty URI in redirect to named
 location"). Reachable from outside too, harmlessly: each answers only its fixed error."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import requests
 from oauth_bridge.emulator import EmulatorServer
 from oauth_bridge.emulator.browser_login import browser_sign_in
 from tests.support.bridge import SEED_USERS
-from tests.support.gunicorn import ROOT, bridge_env, clean_env
+from tests.support.gunicorn import ROOT, Instance, bridge_env, clean_env, wait_ready
 from tests.support.redis_fixtures import free_port
 
 CLI = str(Path(sys.executable).with_name("oauth-bridge"))
@@ -37,37 +36,24 @@ def _server_argv(server: str, port: int) -> list[str]:
             "app:app"]  # fmt: skip
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"exited at start:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            with requests.get(f"{url}/readyz", timeout=5) as ready:
-                if ready.status_code == 200:
-                    return
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"never ready:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as sink:
-        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)  # noqa: S603
-
-
 @pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in reversed(started):
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+def started() -> Iterator[list[Instance]]:
+    """Servers the test started (the bridge, then nginx), stopped in reverse order."""
+    running: list[Instance] = []
+    yield running
+    for instance in reversed(running):
+        instance.stop()
+
+
+def _start(
+    argv: list[str], env: dict[str, str], log: Path, url: str, port: int, started: list[Instance]
+) -> Instance:
+    """Start ``argv`` and wait until ``url``/readyz answers 200 (through nginx, the bridge's)."""
+    with log.open("wb") as sink:
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)  # noqa: S603
+    started.append(Instance(url, port, process, log, env))
+    wait_ready(started[-1])
+    return started[-1]
 
 
 def _print_config(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -82,7 +68,7 @@ def test_the_documented_layout_signs_in_and_proxies_through_nginx_alone(
     redis_url: str,
     redis_prefix: str,
     tmp_path: Path,
-    processes: list[subprocess.Popen[bytes]],
+    started: list[Instance],
     server: str,
 ) -> None:
     emulator = emulator_factory(token_ttl=3600)
@@ -93,16 +79,16 @@ def test_the_documented_layout_signs_in_and_proxies_through_nginx_alone(
     env = bridge_env(
         emulator, client_guid, redirect_uri, redis_url, redis_prefix, PROXY_FIX_HOPS="1"
     )
-    bridge_log = tmp_path / "bridge.log"
-    processes.append(_start(_server_argv(server, bridge_port), env, bridge_log))
-    _wait_ready(f"http://127.0.0.1:{bridge_port}", processes[-1], bridge_log)
+    bridge_url = f"http://127.0.0.1:{bridge_port}"
+    argv = _server_argv(server, bridge_port)
+    _start(argv, env, tmp_path / "bridge.log", bridge_url, bridge_port, started)
 
     printed = _print_config(
         env,
         "--listen",
         f"127.0.0.1:{nginx_port}",
         "--bridge-url",
-        f"http://127.0.0.1:{bridge_port}",
+        bridge_url,
     )
     assert printed.returncode == 0, printed.stderr
     prefix = tmp_path / "nginx"
@@ -116,16 +102,9 @@ def test_the_documented_layout_signs_in_and_proxies_through_nginx_alone(
         timeout=30,
     )
     assert checked.returncode == 0, checked.stderr
-    nginx_log = tmp_path / "nginx.log"
-    processes.append(
-        _start(
-            [nginx, "-p", str(prefix), "-c", "nginx.conf", "-e", "stderr", "-g", "daemon off;"],
-            clean_env(),
-            nginx_log,
-        )
-    )
     front = f"http://localhost:{nginx_port}"
-    _wait_ready(front, processes[-1], nginx_log)
+    nginx_argv = [nginx, "-p", str(prefix), "-c", "nginx.conf", "-e", "stderr", "-g", "daemon off;"]
+    _start(nginx_argv, clean_env(), tmp_path / "nginx.log", front, nginx_port, started)
 
     with requests.Session() as browser:
         page = browser_sign_in(

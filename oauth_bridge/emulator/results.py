@@ -39,27 +39,49 @@ def row(fields: list[str], n: int) -> dict[str, str | int | float]:
 
 
 def stream(
-    state: EmulatorState, fields: list[str], rows: int, result_format: str
+    state: EmulatorState,
+    fields: list[str],
+    rows: int,
+    result_format: str,
+    names: list[str] | None = None,
 ) -> Iterator[bytes]:
-    """The answer body for ``rows`` rows in one of :data:`FORMATS`, in batches."""
+    """The answer body for ``rows`` rows in one of :data:`FORMATS`, in batches.
+
+    ``names`` are the columns' names in the answer when they are not the fields' (SQL Runner
+    names its columns as the statement does)."""
     state.stream_progress(started=True)
+    named = _Columns(fields, names or fields)
     if result_format in ("csv", "txt"):
-        yield from _delimited(state, fields, rows, "," if result_format == "csv" else "\t")
+        yield from _delimited(state, named, rows, "," if result_format == "csv" else "\t")
     else:
-        yield from _json(state, fields, rows, detail=result_format == "json_detail")
+        yield from _json(state, named, rows, detail=result_format == "json_detail")
     state.stream_progress(done=True)
 
 
+class _Columns:
+    """The fields a row is made of and the names it is answered under."""
+
+    def __init__(self, fields: list[str], names: list[str]) -> None:
+        self.fields = fields
+        self.names = names
+
+    def row(self, n: int) -> dict[str, str | int | float]:
+        values = row(self.fields, n)
+        if self.names is self.fields:  # the common case, kept cheap for long streams
+            return values
+        return {name: values[f] for name, f in zip(self.names, self.fields, strict=True)}
+
+
 def _delimited(
-    state: EmulatorState, fields: list[str], rows: int, delimiter: str
+    state: EmulatorState, columns: _Columns, rows: int, delimiter: str
 ) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
-    writer.writerow(fields)
+    writer.writerow(columns.names)
     for start in range(1, rows + 1, _BATCH):
         end = min(start + _BATCH, rows + 1)
         for n in range(start, end):
-            writer.writerow(row(fields, n).values())
+            writer.writerow(columns.row(n).values())
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)
         buffer.truncate()
@@ -68,16 +90,17 @@ def _delimited(
         yield buffer.getvalue().encode("utf-8")
 
 
-def _json(state: EmulatorState, fields: list[str], rows: int, detail: bool) -> Iterator[bytes]:
+def _json(state: EmulatorState, columns: _Columns, rows: int, detail: bool) -> Iterator[bytes]:
     if detail:
-        meta = {"fields": {"dimensions": [{"name": name} for name in fields], "measures": []}}
+        dimensions = [{"name": name} for name in columns.names]
+        meta = {"fields": {"dimensions": dimensions, "measures": []}}
         yield (json.dumps(meta)[:-1] + ', "data": [').encode("utf-8")
     else:
         yield b"["
     for start in range(1, rows + 1, _BATCH):
         end = min(start + _BATCH, rows + 1)
         items = (
-            row(fields, n) if not detail else {k: {"value": v} for k, v in row(fields, n).items()}
+            columns.row(n) if not detail else {k: {"value": v} for k, v in columns.row(n).items()}
             for n in range(start, end)
         )
         chunk = ",".join(json.dumps(item, separators=(",", ":")) for item in items)

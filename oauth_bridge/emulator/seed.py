@@ -99,12 +99,28 @@ class QueryTask:
 
 
 @dataclass
+class SqlQuery:
+    """A SQL Runner query (``create_sql_query``): a statement saved under a slug, with its runs."""
+
+    slug: str
+    sql: str
+    connection_name: str
+    model_name: str | None
+    user_id: str
+    vis_config: dict[str, Any] | None = None
+    run_count: int = 0
+    last_run_at: str | None = None
+    last_runtime: float | None = None
+
+
+@dataclass
 class Content:
     folders: dict[str, Folder]
     queries: dict[str, Query]
     looks: dict[str, Look]
     dashboards: dict[str, Dashboard]
     query_tasks: dict[str, QueryTask] = field(default_factory=dict)
+    sql_queries: dict[str, SqlQuery] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ SERVED = (
     "UserAttribute",
     "UserAttributeWithValue",
     "QueryTask",
+    "SqlQuery",
+    "EmbedUrlResponse",
 )
 """Schemas the emulator completes with the spec's keys; what they refer to comes along."""
 

@@ -2,10 +2,10 @@
 
 To add an operation, add a view to its resource's module (one per resource: ``users``,
 ``folders``, ``looks``, ``dashboards``, ``lookml_models``, ``queries``, ``query_tasks``,
-``roles``, ``groups``, ``user_attributes``, ``color_collections``, ``client_apps``,
-``versions``) with :func:`~.common.authed` and the rules of :mod:`.permissions`; a new resource
-is a new module whose ``bp`` is listed in :data:`BLUEPRINTS`. The API host
-(:mod:`oauth_bridge.emulator.api_host`) calls :func:`init_app`.
+``sql_queries``, ``roles``, ``groups``, ``user_attributes``, ``color_collections``,
+``client_apps``, ``versions``) with :func:`~.common.authed` and the rules of
+:mod:`.permissions`; a new resource is a new module whose ``bp`` is listed in :data:`BLUEPRINTS`.
+The API host (:mod:`oauth_bridge.emulator.api_host`) calls :func:`init_app`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from oauth_bridge.emulator.api40 import (
     queries,
     query_tasks,
     roles,
+    sql_queries,
     user_attributes,
     users,
     versions,
@@ -43,6 +44,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     lookml_models.bp,
     queries.bp,
     query_tasks.bp,
+    sql_queries.bp,
     client_apps.bp,
     color_collections.bp,
 )

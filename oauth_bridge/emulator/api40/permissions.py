@@ -50,6 +50,12 @@ def may_edit(user: User) -> None:
         raise forbidden()
 
 
+def may_use_sql_runner(user: User) -> None:
+    """403 for a role without Looker's ``use_sql_runner`` (the Viewer's; see :mod:`.roles`)."""
+    if user.role not in EDIT_ROLES:
+        raise forbidden()
+
+
 def sees_folder(user: User, folder_id: str) -> bool:
     folder = content().folders.get(folder_id)
     return folder is not None and user.role in folder.roles

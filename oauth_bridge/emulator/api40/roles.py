@@ -21,8 +21,16 @@ bp = Blueprint("emulator_api40_roles", __name__)
 SEEING = ("access_data", "see_looks", "see_user_dashboards", "see_lookml_dashboards")
 PERMISSIONS = {
     VIEWER: SEEING,
-    DEVELOPER: (*SEEING, "explore", "save_content", "see_lookml", "develop"),
-    ADMIN: (*SEEING, "explore", "save_content", "see_lookml", "develop", "administer"),
+    DEVELOPER: (*SEEING, "explore", "save_content", "see_lookml", "develop", "use_sql_runner"),
+    ADMIN: (
+        *SEEING,
+        "explore",
+        "save_content",
+        "see_lookml",
+        "develop",
+        "use_sql_runner",
+        "administer",
+    ),
 }
 """Looker permission names for what each seed role may do here."""
 

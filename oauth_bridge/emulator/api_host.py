@@ -39,6 +39,7 @@ _CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "refresh_rotation": (bool,),
     "api_delay": (int, float),
     "query_task_seconds": (int, float),
+    "embed_url_ttl": (int, float),
 }
 
 

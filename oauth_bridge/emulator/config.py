@@ -31,6 +31,9 @@ class EmulatorConfig:
     query_task_seconds: float = 0.0
     """How long an async query task runs before its results are ready (``create_query_task``);
     until then ``query_task`` says ``running`` and ``query_task_results`` answers 202."""
+    embed_url_ttl: float = 300.0
+    """Seconds an embed URL (``create_embed_url_as_me``) may wait for its one use (Looker: 5
+    minutes)."""
     client_apps: tuple[tuple[str, str], ...] = ()
     """OAuth client apps registered at start and after a reset: (client_guid, redirect_uri)."""
     request_log_limit: int = 10_000

@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any
 
 from oauth_bridge.emulator.config import EmulatorConfig
+from oauth_bridge.emulator.embed_sessions import EmbedGrant, EmbedLedger
 from oauth_bridge.emulator.records import (
     GRANT_TYPES,
     AccessRecord,
@@ -71,6 +72,7 @@ class EmulatorState:
         self._access: dict[str, AccessRecord] = {}
         self._refresh: dict[str, RefreshRecord] = {}
         self._ui_sessions: dict[str, str] = {}
+        self._embed = EmbedLedger()
         self._token_requests = dict.fromkeys(GRANT_TYPES, 0)
         self._request_log: deque[RequestRecord] = deque(maxlen=self._config.request_log_limit)
         self._request_count = 0
@@ -147,6 +149,7 @@ class EmulatorState:
         self.revoke_all_tokens(user_id=user_id)
         for sid in [s for s, uid in self._ui_sessions.items() if uid == user_id]:
             del self._ui_sessions[sid]
+        self._embed.drop_user(user_id)
         for app in self.apps.values():
             app.activated_users.discard(user_id)
 
@@ -240,6 +243,31 @@ class EmulatorState:
             return None
         with self.lock:
             user = self.users.get(self._ui_sessions.get(digest(sid), ""))
+            return user if user is not None and not user.is_disabled else None
+
+    # ----------------------------------------------------------------- embed URLs and sessions
+    def grant_embed_url(
+        self, user_id: str, target: str, session_length: int, force_logout_login: bool
+    ) -> str:
+        """The token of a new one-time embed URL for ``target`` (``create_embed_url_as_me``)."""
+        with self.lock:
+            ttl = self._config.embed_url_ttl
+            return self._embed.grant(user_id, target, session_length, force_logout_login, ttl)
+
+    def redeem_embed_url(self, token: str, target: str) -> EmbedGrant | None:
+        """The grant of an embed URL on its first use within its lifetime, else ``None``."""
+        with self.lock:
+            grant = self._embed.redeem(token, target)
+            user = self.users.get(grant.user_id) if grant else None
+            return grant if user is not None and not user.is_disabled else None
+
+    def start_embed_session(self, user_id: str, session_length: int) -> str:
+        with self.lock:
+            return self._embed.start_session(user_id, session_length)
+
+    def embed_session_user(self, sid: str | None) -> User | None:
+        with self.lock:
+            user = self.users.get(self._embed.session_user_id(sid) or "")
             return user if user is not None and not user.is_disabled else None
 
     # ----------------------------------------------------------------- authorization codes

@@ -19,6 +19,8 @@ from urllib.parse import quote, unquote, urlencode
 from flask import Blueprint, Flask, Response, g, redirect, render_template, request
 from werkzeug.wrappers.response import Response as BaseResponse
 
+from oauth_bridge.emulator import ui_embed
+from oauth_bridge.emulator.api40.common import init_state
 from oauth_bridge.emulator.pkce import parse_challenge
 from oauth_bridge.emulator.seed import User
 from oauth_bridge.emulator.state import EmulatorState
@@ -58,11 +60,20 @@ class _AuthRequest:
 def create_ui_app(state: EmulatorState) -> Flask:
     """The Flask app served on the emulator's UI host."""
     app = Flask(__name__)
+    init_state(app, state)  # the embed pages read content under the API's permission rules
     app.register_blueprint(_blueprint(state))
+    app.register_blueprint(ui_embed.blueprint(state, _error_page, SESSION_COOKIE))
 
     @app.after_request
     def _headers(response: Response) -> BaseResponse:
-        for name, value in _SECURITY_HEADERS.items():
+        headers = dict(_SECURITY_HEADERS)
+        if g.get("embed_frameable"):  # framed by the embedded domain allowlist, no one else
+            del headers["X-Frame-Options"]
+            ancestors = ui_embed.frame_ancestors(state)
+            headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
+                "frame-ancestors 'none'", f"frame-ancestors {ancestors}"
+            )
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         return response
 

@@ -3,7 +3,7 @@
 To add an operation, add a view to its resource's module (one per resource: ``users``,
 ``folders``, ``looks``, ``dashboards``, ``lookml_models``, ``queries``, ``query_tasks``,
 ``sql_queries``, ``roles``, ``groups``, ``user_attributes``, ``color_collections``,
-``client_apps``, ``versions``) with :func:`~.common.authed` and the rules of
+``client_apps``, ``embed``, ``versions``) with :func:`~.common.authed` and the rules of
 :mod:`.permissions`; a new resource is a new module whose ``bp`` is listed in :data:`BLUEPRINTS`.
 The API host (:mod:`oauth_bridge.emulator.api_host`) calls :func:`init_app`.
 """
@@ -16,6 +16,7 @@ from oauth_bridge.emulator.api40 import (
     client_apps,
     color_collections,
     dashboards,
+    embed,
     folders,
     groups,
     lookml_models,
@@ -47,6 +48,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     sql_queries.bp,
     client_apps.bp,
     color_collections.bp,
+    embed.bp,
 )
 
 

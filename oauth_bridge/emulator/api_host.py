@@ -3,8 +3,9 @@
 Cross-cutting rules live here: the request log (``Authorization`` cut to its scheme, bodies only
 counted), Looker's CORS for the embedded-domain allowlist (exact origins, no credentials: Looker's
 API uses bearer tokens), the refusal of CORS on ``/login`` ("The /login API endpoint cannot be
-called using CORS requests", cloud.google.com/looker/docs/api-cors), ``api_delay``, and Looker's
-JSON error bodies for every failure. The ``/api/4.0`` resources themselves are in
+called using CORS requests", cloud.google.com/looker/docs/api-cors), ``api_delay``, the spec's
+checks of a signed-in caller's parameters and body (:mod:`.request_checks`), and Looker's JSON
+error bodies for every failure. The ``/api/4.0`` resources themselves are in
 :mod:`oauth_bridge.emulator.api40`.
 """
 
@@ -16,7 +17,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from oauth_bridge.emulator import api40, operations
+from oauth_bridge.emulator import api40, operations, request_checks
+from oauth_bridge.emulator.api40 import query_tasks
 from oauth_bridge.emulator.api40.common import authenticate, bearer_token, read_json
 from oauth_bridge.emulator.errors import (
     LookerError,
@@ -32,6 +34,7 @@ CORS_METHODS = "GET, POST, PUT, PATCH, DELETE"
 CORS_HEADERS = "Authorization, Content-Type, X-Looker-AppId"
 """What a browser SPA sends: the bearer token, JSON bodies, and the SDKs' app id header."""
 CONTROL_PREFIX = "/_emulator/"
+API_PREFIX = "/api/4.0/"
 _CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "token_ttl": (int,),
     "code_ttl": (int,),
@@ -58,6 +61,29 @@ def _redacted_headers() -> dict[str, str]:
             value = "<redacted>"
         headers[name] = value
     return headers
+
+
+def _check_against_spec(state: EmulatorState) -> None:
+    """422 for a signed-in caller's request whose parameters or body the spec refuses. Without a
+    valid token the view answers 401 first, as Looker authenticates before it validates; an
+    operation the emulator does not serve answers 501 whatever it carries."""
+    path = request.path
+    if not path.startswith(API_PREFIX) or request.url_rule is None:
+        return
+    token = bearer_token()
+    if token is None or state.token_user(token) is None:
+        return
+    sub_path = path[len(api40.PREFIX) :]
+    operation = operations.match(request.method, sub_path)
+    if operation is None or operation.operation_id in query_tasks.SHADOWED:
+        return
+    request_checks.check_parameters(operation, sub_path, request.args)
+    if request_checks.body_is_json(operation):
+        raw = request.get_data(cache=True).strip()
+        body = read_json() if raw else None
+        request_checks.check_body(
+            operation, bool(raw) and (body is not None or raw == b"null"), body
+        )
 
 
 def create_api_app(state: EmulatorState) -> Flask:
@@ -102,6 +128,7 @@ def create_api_app(state: EmulatorState) -> Flask:
         delay = state.config.api_delay
         if delay > 0 and path.startswith("/api/4.0/"):
             time.sleep(delay)
+        _check_against_spec(state)
         return None
 
     @app.after_request

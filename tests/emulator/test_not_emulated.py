@@ -17,6 +17,7 @@ from looker_sdk import error as sdk_error
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from oauth_bridge.emulator import EmulatorServer
+from oauth_bridge.emulator.api40 import query_tasks
 from oauth_bridge.emulator.api_host import create_api_app
 from oauth_bridge.emulator.operations import Operation, all_operations, example_path, match
 from oauth_bridge.emulator.spec_operations import OPERATIONS
@@ -35,7 +36,7 @@ def _served(emulator: EmulatorServer) -> set[str]:
             continue
         served.add(operation.operation_id)
     # the route of query_task also matches this literal path; its view answers it as not emulated
-    served.discard("query_task_multi_results")
+    served -= query_tasks.SHADOWED
     return served
 
 

@@ -34,6 +34,9 @@ from oauth_bridge.emulator.spec import complete
 
 bp = Blueprint("emulator_api40_query_tasks", __name__)
 MULTI_RESULTS = "/query_tasks/multi_results"
+SHADOWED = frozenset({"query_task_multi_results"})
+"""Operations that a route of this module matches (``/query_tasks/{query_task_id}``) but whose
+view answers as not emulated."""
 
 
 def _status(task: QueryTask) -> str:

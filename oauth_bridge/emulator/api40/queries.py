@@ -46,6 +46,11 @@ def run_results(query: Query, result_format: str, rows: int) -> Response:
 SLUG_CHARS = string.ascii_letters + string.digits
 
 
+def new_slug(length: int) -> str:
+    """A random slug of ``length`` letters and digits (queries', SQL Runner queries')."""
+    return "".join(secrets.choice(SLUG_CHARS) for _ in range(length))
+
+
 @bp.post("/queries")
 @authed
 def create_query(user: User) -> Response:
@@ -53,7 +58,7 @@ def create_query(user: User) -> Response:
     may_edit(user)
     queries = content().queries
     query_id = str(max((int(k) for k in queries if k.isdigit()), default=0) + 1)
-    slug = "".join(secrets.choice(SLUG_CHARS) for _ in range(22))
+    slug = new_slug(22)
     created = new_query(user, json_body(), query_id, slug)
     queries[query_id] = created
     return with_fields(schemas.query_json(created, current_state().api_url))

@@ -13,7 +13,6 @@ the text formats the body is that message.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -23,13 +22,12 @@ from flask import Blueprint, Response, request
 from oauth_bridge.emulator import lookml, schemas, sql_runner
 from oauth_bridge.emulator.api40.common import (
     authed,
-    check_types,
     current_state,
     json_body,
     with_fields,
 )
 from oauth_bridge.emulator.api40.permissions import content, may_use_sql_runner, model_for
-from oauth_bridge.emulator.api40.queries import SLUG_CHARS
+from oauth_bridge.emulator.api40.queries import new_slug
 from oauth_bridge.emulator.config import MAX_RESULT_ROWS
 from oauth_bridge.emulator.errors import LookerError, invalid, not_found
 from oauth_bridge.emulator.results import FORMATS, stream
@@ -94,17 +92,15 @@ def _sql_query_for(user: User, slug: str) -> SqlQuery:
 def create_sql_query(user: User) -> Response:
     may_use_sql_runner(user)
     body = json_body()
-    check_types(body, {name: str for name in ("connection_name", "connection_id", "model_name")})
-    check_types(body, {"sql": str, "vis_config": dict})
     if not (body.get("sql") or "").strip():
         raise invalid("sql", "sql is required.", code="missing")
     if body.get("connection_id") and not body.get("connection_name"):
         body["connection_name"] = body["connection_id"]  # the spec's deprecated spelling
     connection_name, model_name = _connection(user, body)
     queries = content().sql_queries
-    slug = "".join(secrets.choice(SLUG_CHARS) for _ in range(SLUG_LENGTH))
+    slug = new_slug(SLUG_LENGTH)
     while slug in queries:
-        slug = "".join(secrets.choice(SLUG_CHARS) for _ in range(SLUG_LENGTH))
+        slug = new_slug(SLUG_LENGTH)
     created = SqlQuery(
         slug, body["sql"], connection_name, model_name, user.id, body.get("vis_config")
     )

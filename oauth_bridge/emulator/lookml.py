@@ -70,6 +70,14 @@ ORDERS_FIELDS = (
         "${TABLE}.created_at",
         dimension_group="orders.created",
     ),
+    Field(
+        "orders.created_month",
+        "Created Month",
+        "date_month",
+        False,
+        "${TABLE}.created_at",
+        dimension_group="orders.created",
+    ),
     Field("orders.status", "Status", "string", False, "${TABLE}.status"),
     Field("orders.amount", "Amount", "number", True, "${TABLE}.amount", value_format_name="usd"),
     Field("orders.count", "Count", "count", True, None, measure=True),
@@ -83,7 +91,7 @@ ORDERS_FIELDS = (
         value_format_name="usd",
     ),
 )
-"""The ``orders`` view's fields; :func:`~oauth_bridge.emulator.results.row` answers each."""
+"""The ``orders`` view's fields; :func:`~oauth_bridge.emulator.orders_table.order` answers each."""
 
 ORDERS = Explore("orders", "Orders", "One row per order.", ORDERS_FIELDS, "demo.orders")
 

@@ -18,6 +18,7 @@ from oauth_bridge.emulator.seed import (
     ROLE_IDS,
     Content,
     Dashboard,
+    DashboardElement,
     Folder,
     Look,
     Query,
@@ -116,7 +117,7 @@ def query_json(query: Query, api_url: str) -> dict[str, Any]:
         "pivots": None,
         "fill_fields": None,
         "filters": None,
-        "sorts": [query.fields[0] + " desc"],
+        "sorts": [],
         "limit": str(query.limit),
         "column_limit": None,
         "total": False,
@@ -280,25 +281,66 @@ def look_json(look: Look, content: Content, role: str, api_url: str) -> dict[str
 
 
 def dashboard_element_json(
-    dashboard: Dashboard, n: int, look_id: str, content: Content, role: str, api_url: str
+    dashboard: Dashboard, element: DashboardElement, content: Content, role: str, api_url: str
 ) -> dict[str, Any]:
-    """``DashboardElement``: the ``n``-th tile, a look's vis with its ``query`` (Looker's
-    components library reads the tile's query to find a dashboard's queries)."""
-    look = content.looks[look_id]
+    """``DashboardElement``: a look's tile or a query tile, with its ``query`` either way
+    (Looker's components library reads the tile's query to find a dashboard's queries)."""
+    look = content.looks.get(element.look_id) if element.look_id else None
+    query_id = look.query_id if look is not None else element.query_id
+    query = content.queries[query_id] if query_id else None
+    query_body = query_json(query, api_url) if query is not None else None
     body = {
         "can": {},
         "dashboard_id": dashboard.id,
-        "id": f"{dashboard.id}{n}",
-        "look": look_json(look, content, role, api_url),
-        "look_id": look_id,
-        "query": query_json(content.queries[look.query_id], api_url),
-        "query_id": look.query_id,
-        "title": look.title,
+        "id": element.id,
+        "look": look_json(look, content, role, api_url) if look is not None else None,
+        "look_id": element.look_id,
+        "query": query_body,
+        "query_id": query_id,
+        "result_maker": None
+        if query_body is None
+        else {"query": query_body, "query_id": query_id, "vis_config": query_body["vis_config"]},
+        "title": element.title,
         "title_hidden": False,
-        "title_text": look.title,
+        "title_text": element.title,
         "type": "vis",
     }
     return complete("DashboardElement", body)
+
+
+def dashboard_layout_json(dashboard: Dashboard, content: Content) -> dict[str, Any]:
+    """The dashboard's one active ``DashboardLayout``: where each element sits."""
+    layout_id = dashboard.id
+    components = []
+    for element in dashboard.elements:
+        query_id = content.looks[element.look_id].query_id if element.look_id else element.query_id
+        vis = content.queries[query_id].settings.get("vis_config", {}) if query_id else {}
+        component: dict[str, Any] = {
+            "can": {},
+            "id": element.id,
+            "dashboard_layout_id": layout_id,
+            "dashboard_element_id": element.id,
+            "row": element.tile.row,
+            "column": element.tile.column,
+            "width": element.tile.width,
+            "height": element.tile.height,
+            "deleted": False,
+            "element_title": element.title,
+            "element_title_hidden": False,
+            "vis_type": vis.get("type"),
+        }
+        components.append(complete("DashboardLayoutComponent", component))
+    body = {
+        "can": {},
+        "id": layout_id,
+        "dashboard_id": dashboard.id,
+        "type": "newspaper",
+        "active": True,
+        "deleted": False,
+        "dashboard_title": dashboard.title,
+        "dashboard_layout_components": components,
+    }
+    return complete("DashboardLayout", body)
 
 
 def dashboard_json(
@@ -306,9 +348,9 @@ def dashboard_json(
 ) -> dict[str, Any]:
     edit = role in EDIT_ROLES
     elements = [
-        dashboard_element_json(dashboard, n, look_id, content, role, api_url)
-        for n, look_id in enumerate(dashboard.look_ids, start=1)
-        if look_id in content.looks
+        dashboard_element_json(dashboard, element, content, role, api_url)
+        for element in dashboard.elements
+        if element.look_id is None or element.look_id in content.looks
     ]
     return {
         "can": {"show": True, "update": edit, "destroy": edit},
@@ -327,7 +369,7 @@ def dashboard_json(
         "created_at": CREATED_AT,
         "dashboard_elements": elements,
         "dashboard_filters": [],
-        "dashboard_layouts": [],
+        "dashboard_layouts": [dashboard_layout_json(dashboard, content)],
         "deleted": False,
         "folder_id": dashboard.folder_id,
         "view_count": 0,

@@ -73,13 +73,36 @@ class Look:
     public: bool = False
 
 
+@dataclass(frozen=True)
+class Tile:
+    """Where a dashboard element sits in its dashboard's layout: Looker's "newspaper" grid of
+    24 columns, rows and heights in grid units (``DashboardLayoutComponent``)."""
+
+    row: int
+    column: int
+    width: int
+    height: int
+
+
+@dataclass
+class DashboardElement:
+    """One tile: a saved look's, or a query of its own (Looker's "query tile"), placed by
+    ``tile``. Its chart is its query's ``vis_config``."""
+
+    id: str
+    title: str
+    tile: Tile
+    look_id: str | None = None
+    query_id: str | None = None
+
+
 @dataclass
 class Dashboard:
     id: str
     title: str
     description: str
     folder_id: str
-    look_ids: list[str] = field(default_factory=list)
+    elements: list[DashboardElement] = field(default_factory=list)
     user_id: str = "1"
 
 
@@ -195,6 +218,25 @@ def seed_users() -> dict[str, User]:
 ORDER_FIELDS = ["orders.id", "orders.created_date", "orders.status", "orders.amount"]
 
 
+def _query(
+    query_id: str,
+    model: str,
+    fields: list[str],
+    limit: int,
+    vis_type: str,
+    sorts: list[str] | None = None,
+    pivots: list[str] | None = None,
+    **vis: Any,
+) -> Query:
+    """A seed query over the ``orders`` explore, drawn as ``vis_type`` (a Looker chart type)."""
+    settings: dict[str, Any] = {"vis_config": {"type": vis_type, **vis}}
+    if sorts:
+        settings["sorts"] = sorts
+    if pivots:
+        settings["pivots"] = pivots
+    return Query(query_id, model, "orders", fields, limit, settings=settings)
+
+
 def seed_content() -> Content:
     everyone = frozenset({ADMIN, DEVELOPER, VIEWER})
     folders = {
@@ -202,19 +244,56 @@ def seed_content() -> Content:
         "2": Folder("2", "Finance", EDIT_ROLES, parent_id="1"),
     }
     queries = {
-        "1": Query("1", "thelook", "orders", list(ORDER_FIELDS), 10),
-        "2": Query("2", "thelook", "orders", ["orders.status", "orders.amount"], 5),
-        "3": Query("3", "finance", "orders", list(ORDER_FIELDS), 20),
-    }
+        "1": _query("1", "thelook", list(ORDER_FIELDS), 10, "looker_grid"),
+        "2": _query("2", "thelook", ["orders.status", "orders.count"], 500, "looker_column"),
+        "3": _query("3", "finance", list(ORDER_FIELDS), 20, "looker_grid"),
+        "4": _query("4", "thelook", ["orders.count"], 1, "single_value"),
+        "5": _query("5", "thelook", ["orders.total_amount"], 1, "single_value"),
+        "6": _query("6", "thelook", ["orders.status", "orders.total_amount"], 500, "looker_pie"),
+        "7": _query(
+            "7", "thelook", ["orders.created_month", "orders.total_amount"], 500, "looker_line",
+            sorts=["orders.created_month"],
+        ),
+        "8": _query(
+            "8", "thelook", ["orders.created_month", "orders.status", "orders.count"], 500,
+            "looker_area", sorts=["orders.created_month"], pivots=["orders.status"],
+            stacking="normal",
+        ),
+        "9": _query(
+            "9", "thelook", ["orders.created_month", "orders.count"], 500, "looker_bar",
+            sorts=["orders.created_month"],
+        ),
+        "10": _query("10", "finance", ["orders.total_amount"], 1, "single_value"),
+        "11": _query(
+            "11", "finance", ["orders.created_month", "orders.total_amount"], 500,
+            "looker_column", sorts=["orders.created_month"],
+        ),
+    }  # fmt: skip
     looks = {
-        "1": Look("1", "Orders by day", "Every order, newest first.", "1", "1"),
+        "1": Look("1", "Orders by day", "Every order, one row each.", "1", "1"),
         "2": Look("2", "Order status", "Orders by status.", "1", "2"),
         "3": Look("3", "Revenue detail", "Finance only: revenue per order.", "2", "3"),
     }
     dashboards = {
-        "1": Dashboard("1", "Business pulse", "Orders at a glance.", "1", ["1", "2"]),
-        "2": Dashboard("2", "Finance overview", "Finance only.", "2", ["3"]),
-    }
+        "1": Dashboard("1", "Business pulse", "Orders at a glance.", "1", [
+            DashboardElement("11", "Orders", Tile(0, 0, 8, 4), query_id="4"),
+            DashboardElement("12", "Revenue", Tile(0, 8, 8, 4), query_id="5"),
+            # on the finance model: listed for everyone, run only by the roles that see it
+            DashboardElement("13", "Finance revenue", Tile(0, 16, 8, 4), query_id="10"),
+            DashboardElement("14", "Revenue by status", Tile(4, 0, 8, 8), query_id="6"),
+            DashboardElement("15", "Order status", Tile(4, 8, 16, 8), look_id="2"),
+            DashboardElement("16", "Revenue by month", Tile(12, 0, 24, 6), query_id="7"),
+            DashboardElement("17", "Orders by month and status", Tile(18, 0, 12, 8),
+                             query_id="8"),
+            DashboardElement("18", "Orders by month", Tile(18, 12, 12, 8), query_id="9"),
+            DashboardElement("19", "Orders by day", Tile(26, 0, 24, 6), look_id="1"),
+        ]),
+        "2": Dashboard("2", "Finance overview", "Finance only.", "2", [
+            DashboardElement("21", "Finance revenue", Tile(0, 0, 8, 4), query_id="10"),
+            DashboardElement("22", "Monthly revenue", Tile(0, 8, 16, 8), query_id="11"),
+            DashboardElement("23", "Revenue detail", Tile(8, 0, 24, 6), look_id="3"),
+        ]),
+    }  # fmt: skip
     return Content(folders, queries, looks, dashboards)
 
 

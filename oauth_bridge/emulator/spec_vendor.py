@@ -32,6 +32,7 @@ SERVED = (
     "LookmlModelExploreField",
     "Query",
     "DashboardElement",
+    "DashboardLayout",
     "ApiSession",
     "Role",
     "Group",

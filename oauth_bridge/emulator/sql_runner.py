@@ -2,7 +2,7 @@
 
 There is no database behind the emulator; its one table is the ``orders`` explore's
 ``sql_table_name`` (``demo.orders``), whose columns are the ``${TABLE}.x`` of the LookML
-dimensions, and whose row *n* is the row :func:`oauth_bridge.emulator.results.row` makes, so a
+dimensions, and whose row *n* is the row :func:`oauth_bridge.emulator.orders_table.row` makes, so a
 SQL Runner result agrees with an explore query over the same rows. Any other statement is a
 database error, answered as Looker answers one (``SQL Error: …``).
 
@@ -13,17 +13,20 @@ and an app built against the emulator needs the error path as much as the rows.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from oauth_bridge.emulator import lookml
+from oauth_bridge.emulator.orders_table import row
+from oauth_bridge.emulator.query_engine import Column, Result
 
 TABLE = lookml.ORDERS.sql_table_name
-COLUMNS: dict[str, str] = {
-    f.sql.removeprefix("${TABLE}."): f.name
-    for f in lookml.ORDERS_FIELDS
-    if f.sql and f.sql.startswith("${TABLE}.") and not f.measure
-}
-"""Column name → the LookML dimension whose value it holds (``created_at`` → the date)."""
+COLUMNS: dict[str, str] = {}
+"""Column name → the LookML dimension whose value it holds (``created_at`` → the date, the
+first of its dimension group's timeframes)."""
+for _f in lookml.ORDERS_FIELDS:
+    if _f.sql and _f.sql.startswith("${TABLE}.") and not _f.measure:
+        COLUMNS.setdefault(_f.sql.removeprefix("${TABLE}."), _f.name)
 
 GRAMMAR = f"SELECT <columns or *> FROM {TABLE} [LIMIT n]"  # noqa: S608 (a message, not SQL)
 """What the SQL Runner runs, as its syntax error says."""
@@ -48,7 +51,7 @@ class Statement:
     columns: tuple[str, ...]
     """Column names as the result's keys, in the statement's order."""
     fields: tuple[str, ...]
-    """The LookML dimension of each column (what :func:`~.results.row` answers)."""
+    """The LookML dimension of each column (what :func:`~.orders_table.row` answers)."""
     limit: int
 
 
@@ -71,3 +74,28 @@ def parse(sql: str, max_rows: int) -> Statement:
     if limit > max_rows:
         raise SqlError(f"LIMIT {limit} is more than the emulator's {max_rows} rows")
     return Statement(columns, tuple(COLUMNS[name] for name in columns), limit)
+
+
+def result(statement: Statement, sql: str) -> Result:
+    """The rows ``statement`` selects, as a :class:`~.query_engine.Result` any format writes.
+    A column's metadata is the database's: its name and type, no LookML label or format."""
+    columns = []
+    for name, field_name in zip(statement.columns, statement.fields, strict=True):
+        field = lookml.ORDERS.field(field_name)
+        numeric = field is not None and field.is_numeric
+        meta = {
+            "name": name, "label": name, "label_short": name, "sql": name, "view": None,
+            "type": "number" if numeric else "string", "is_numeric": numeric,
+            "category": "dimension", "hidden": False, "description": None,
+            "dimension_group": None, "field_group_label": None, "field_group_variant": None,
+            "view_label": None,
+        }  # fmt: skip
+        columns.append(Column(name, meta))
+
+    def rows() -> Iterator[dict[str, object]]:
+        fields = list(statement.fields)
+        for n in range(1, statement.limit + 1):
+            values = row(fields, n)
+            yield {c.name: values[f] for c, f in zip(columns, fields, strict=True)}
+
+    return Result(dimensions=columns, measures=[], rows=rows(), sql=sql)

@@ -17,11 +17,12 @@ from typing import Any
 from flask import Blueprint, Response, g, redirect, render_template, request
 from werkzeug.wrappers.response import Response as BaseResponse
 
+from oauth_bridge.emulator import query_engine, schemas
 from oauth_bridge.emulator.api40.embed import LOGIN_PREFIX, TOKEN_PARAM
-from oauth_bridge.emulator.api40.permissions import dashboard_for, look_for
+from oauth_bridge.emulator.api40.permissions import dashboard_for, look_for, query_for
 from oauth_bridge.emulator.errors import LookerError
-from oauth_bridge.emulator.results import row
-from oauth_bridge.emulator.seed import Look, User
+from oauth_bridge.emulator.results import preview
+from oauth_bridge.emulator.seed import DashboardElement, User
 from oauth_bridge.emulator.state import EmulatorState
 
 EMBED_COOKIE = "emulator_embed_session"
@@ -77,11 +78,20 @@ def blueprint(state: EmulatorState, error_page: Any, session_cookie: str) -> Blu
     def not_signed_in() -> Response:
         return refused(401, "embed_session", "No embed session: open a new embed URL.")
 
-    def tile(look: Look) -> dict[str, Any]:
-        query = state.content.queries[look.query_id]
-        fields = list(query.fields)
-        rows = [row(fields, n) for n in range(1, min(query.limit, PREVIEW_ROWS) + 1)]
-        return {"id": look.id, "title": look.title, "fields": fields, "rows": rows}
+    def tile(user: User, tile_id: str, title: str, query_id: str | None) -> dict[str, Any]:
+        """One tile's first rows, run as ``user``; a query the user may not run says so."""
+        shown: dict[str, Any] = {"id": tile_id, "title": title, "labels": [], "rows": []}
+        try:
+            query = query_for(user, query_id or "")
+        except LookerError:
+            return shown | {"refused": True}
+        result = query_engine.run(query, query.limit, schemas.explore_field_json)
+        labels, rows = preview(result, PREVIEW_ROWS)
+        return shown | {"labels": labels, "rows": rows, "refused": False}
+
+    def element_query(element: DashboardElement) -> str | None:
+        look = state.content.looks.get(element.look_id or "")
+        return look.query_id if look is not None else element.query_id
 
     @bp.get("/embed/dashboards/<dashboard_id>")
     def embed_dashboard(dashboard_id: str) -> Response:
@@ -93,7 +103,7 @@ def blueprint(state: EmulatorState, error_page: Any, session_cookie: str) -> Blu
                 dashboard = dashboard_for(user, dashboard_id)
             except LookerError:
                 return refused(404, "not_found", "There is no such dashboard.")
-            tiles = [tile(state.content.looks[look_id]) for look_id in dashboard.look_ids]
+            tiles = [tile(user, e.id, e.title, element_query(e)) for e in dashboard.elements]
         page = render_template(
             "embed.html", kind="dashboard", id=dashboard.id, title=dashboard.title,
             user=user, tiles=tiles,
@@ -110,7 +120,7 @@ def blueprint(state: EmulatorState, error_page: Any, session_cookie: str) -> Blu
                 look = look_for(user, look_id)
             except LookerError:
                 return refused(404, "not_found", "There is no such look.")
-            tiles = [tile(look)]
+            tiles = [tile(user, look.id, look.title, look.query_id)]
         page = render_template(
             "embed.html", kind="look", id=look.id, title=look.title, user=user, tiles=tiles
         )

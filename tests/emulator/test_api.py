@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from oauth_bridge.emulator import EmulatorServer
-from oauth_bridge.emulator.results import row
-from oauth_bridge.emulator.seed import ADMIN_API3
+from oauth_bridge.emulator.orders_table import row
+from oauth_bridge.emulator.seed import ADMIN_API3, ORDER_FIELDS, seed_content
 from tests.support.emulator import SEED_IDS, TEST_REDIRECT_URI, oauth_tokens
 
 DOCS = "https://cloud.google.com/looker/docs/"
@@ -89,7 +89,9 @@ def test_schemas_use_string_ids_and_spec_field_names(as_user: Callable[[str], Ap
     assert look["id"] == "1" and look["query_id"] == "1" and look["folder"]["id"] == "1"
     assert look["query"]["limit"] == "10"
     dashboard = api("GET", "/dashboards/1").json()
-    assert [e["look_id"] for e in dashboard["dashboard_elements"]] == ["1", "2"]
+    elements = dashboard["dashboard_elements"]
+    assert [e["id"] for e in elements] == [e.id for e in seed_content().dashboards["1"].elements]
+    assert [e["look_id"] for e in elements if e["look_id"]] == ["2", "1"]
     only = api("GET", "/user", params={"fields": "id,email"}).json()
     assert only == {"id": "2", "email": "analyst@example.com"}
 
@@ -247,9 +249,9 @@ def test_large_csv_is_streamed_while_it_is_being_made(
 
 
 def test_a_complete_large_json_result_is_valid(as_user: Callable[[str], Api]) -> None:
-    response = as_user("admin")("GET", "/queries/2/run/json", params={"limit": "20000"})
+    response = as_user("admin")("GET", "/queries/1/run/json", params={"limit": "20000"})
     rows = json.loads(response.content)
-    fields = ["orders.status", "orders.amount"]
+    fields = ORDER_FIELDS
     assert len(rows) == 20000
     assert rows[0] == row(fields, 1) and rows[-1] == row(fields, 20000)
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from oauth_bridge.emulator import EmulatorServer
-from oauth_bridge.emulator.seed import ROLE_IDS, SEED_BY_KEY
+from oauth_bridge.emulator.seed import ROLE_IDS, SEED_BY_KEY, seed_content
 from tests.emulator.conftest import Call
 from tests.support.emulator import assert_spec_keys
 
@@ -21,22 +21,30 @@ def test_dashboard_elements_carry_their_query(as_user: Callable[[str], Call], wh
     response = call("GET", "/dashboards/1/dashboard_elements")
     assert response.status_code == 200, response.text
     elements = response.json()
-    assert [e["look_id"] for e in elements] == ["1", "2"]
+    seeded = seed_content().dashboards["1"].elements
+    assert [(e["id"], e["look_id"]) for e in elements] == [(e.id, e.look_id) for e in seeded]
     for element in elements:
         assert_spec_keys("DashboardElement", element)
-        assert element["query"]["id"] == element["query_id"] == element["look"]["query_id"]
+        assert element["query"]["id"] == element["query_id"]
+        if element["look_id"]:  # a look's tile runs the look's query
+            assert element["look"]["query_id"] == element["query_id"]
+        else:  # a query tile has no look
+            assert element["look"] is None
+        assert element["result_maker"]["vis_config"] == element["query"]["vis_config"]
         assert_spec_keys("Query", element["query"])
-    assert elements[0]["query"]["model"] == "thelook"
+    # every role sees the shared dashboard's finance tile listed; running it is another matter
+    assert [e["query"]["model"] for e in elements].count("finance") == 1
     finance = call("GET", "/dashboards/2/dashboard_elements")
     assert finance.status_code == (404 if who == "viewer" else 200)
     if who != "viewer":
-        assert [e["query"]["model"] for e in finance.json()] == ["finance"]
+        assert {e["query"]["model"] for e in finance.json()} == {"finance"}
 
 
 def test_dashboard_elements_fields_and_unknown(as_user: Callable[[str], Call]) -> None:
     call = as_user("admin")
     only = call("GET", "/dashboards/1/dashboard_elements", params={"fields": "id,query_id"})
-    assert only.json() == [{"id": "11", "query_id": "1"}, {"id": "12", "query_id": "2"}]
+    assert only.json()[:2] == [{"id": "11", "query_id": "4"}, {"id": "12", "query_id": "5"}]
+    assert {"id": "15", "query_id": "2"} in only.json()  # a look's tile: the look's query
     assert call("GET", "/dashboards/99/dashboard_elements").status_code == 404
 
 

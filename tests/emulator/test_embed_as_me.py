@@ -17,8 +17,8 @@ import pytest
 import requests
 from looker_sdk import models40
 
-from oauth_bridge.emulator import EmulatorServer
-from oauth_bridge.emulator.results import row
+from oauth_bridge.emulator import EmulatorServer, value_formats
+from oauth_bridge.emulator.orders_table import TABLE_ROWS, row
 from oauth_bridge.emulator.ui_embed import EMBED_COOKIE
 from tests.emulator.conftest import SDK, Call
 from tests.support.emulator import get_code, pkce_pair
@@ -54,8 +54,11 @@ def test_the_sdk_gets_a_url_that_opens_the_dashboard_as_the_caller_once(
     assert "analyst@example.com" in page and "Business pulse" in page
     for title in ("Orders by day", "Order status"):
         assert f"<h2>{title}</h2>" in page
-    first_order = row(["orders.status", "orders.amount"], 1)
-    assert f"<td>{first_order['orders.status']}</td><td>{first_order['orders.amount']}</td>" in page
+    first = row(["orders.created_date", "orders.status", "orders.amount"], 1)
+    amount = value_formats.render(first["orders.amount"], "usd")
+    cells = f"<td>1</td><td>{first['orders.created_date']}</td><td>{first['orders.status']}</td>"
+    assert cells + f"<td>{amount}</td>" in page  # the orders tile, amounts as the LookML formats
+    assert f"<td>{TABLE_ROWS}</td>" in page  # the single-value tile counts every order
     assert browser.cookies.get(EMBED_COOKIE, path="/embed")
     assert browser.get(f"{emulator.ui_url}/embed/looks/2", timeout=10).status_code == 200
     with requests.Session() as other_browser:

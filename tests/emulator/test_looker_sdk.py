@@ -45,7 +45,11 @@ def test_sdk_reads_users_and_content(sdk: looker_sdk.methods40.Looker40SDK) -> N
     assert look.query and look.query.model == "thelook" and look.folder and look.folder.id == "1"
     dashboard = sdk.dashboard("1")
     assert isinstance(dashboard, models40.Dashboard)
-    assert dashboard.dashboard_elements and dashboard.dashboard_elements[0].look_id == "1"
+    assert dashboard.dashboard_elements and dashboard.dashboard_elements[-1].look_id == "1"
+    layout = (dashboard.dashboard_layouts or [])[0]
+    placed = {c.dashboard_element_id: c for c in layout.dashboard_layout_components or []}
+    assert set(placed) == {e.id for e in dashboard.dashboard_elements}
+    assert placed["16"].width == 24 and placed["16"].vis_type == "looker_line"
     csv_text = sdk.run_look("1", "csv", limit=3)
     assert csv_text.splitlines()[0] == "orders.id,orders.created_date,orders.status,orders.amount"
     assert len(csv_text.splitlines()) == 4

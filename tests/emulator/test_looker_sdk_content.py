@@ -19,12 +19,23 @@ def test_sdk_dashboard_elements(sdk_for: Callable[[str], SDK], who: str) -> None
     sdk = sdk_for(who)
     elements = sdk.dashboard_dashboard_elements("1")
     assert all(isinstance(e, models40.DashboardElement) for e in elements)
-    assert [e.query.id for e in elements if e.query] == ["1", "2"]
+    # query tiles' own queries, and the looks' queries of look tiles (15 is look 2, 19 look 1)
+    assert [e.query.id for e in elements if e.query] == [
+        "4",
+        "5",
+        "10",
+        "6",
+        "2",
+        "7",
+        "8",
+        "9",
+        "1",
+    ]
     if who == "viewer":
         with pytest.raises(sdk_error.SDKError):
             sdk.dashboard_dashboard_elements("2")
     else:
-        assert [e.query_id for e in sdk.dashboard_dashboard_elements("2")] == ["3"]
+        assert [e.query_id for e in sdk.dashboard_dashboard_elements("2")] == ["10", "11", "3"]
 
 
 @pytest.mark.parametrize("who", ROLES)

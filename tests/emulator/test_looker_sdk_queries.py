@@ -10,7 +10,7 @@ import pytest
 from looker_sdk import error as sdk_error
 from looker_sdk import models40
 
-from oauth_bridge.emulator.seed import ORDER_FIELDS
+from oauth_bridge.emulator.lookml import ORDERS_FIELDS
 
 SDK = looker_sdk.methods40.Looker40SDK
 
@@ -28,7 +28,7 @@ def test_sdk_reads_models_and_explore_fields(sdk_for: Callable[[str], SDK], who:
     assert isinstance(explore, models40.LookmlModelExplore)
     assert explore.fields and explore.fields.dimensions and explore.fields.measures
     dimensions = explore.fields.dimensions
-    assert [d.name for d in dimensions] == ORDER_FIELDS
+    assert [d.name for d in dimensions] == DIMENSIONS
     assert all(isinstance(d, models40.LookmlModelExploreField) for d in dimensions)
     kinds = [(d.type, d.is_numeric) for d in dimensions]
     assert kinds[:2] == [("number", True), ("date_date", False)]
@@ -61,6 +61,9 @@ def test_sdk_creates_finds_and_runs_a_query(sdk_for: Callable[[str], SDK], who: 
     with pytest.raises(sdk_error.SDKError) as bad:
         sdk.create_query(models40.WriteQuery(model="thelook", view="orders", fields=["x.y"]))
     assert "Validation Failed" in str(bad.value)
+
+
+DIMENSIONS = [f.name for f in ORDERS_FIELDS if not f.measure]
 
 
 def test_sdk_viewer_may_not_create_but_reads_by_slug(sdk_for: Callable[[str], SDK]) -> None:

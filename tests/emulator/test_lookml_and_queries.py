@@ -11,8 +11,9 @@ import pytest
 import requests
 
 from oauth_bridge.emulator import EmulatorServer, lookml
-from oauth_bridge.emulator.results import row
-from oauth_bridge.emulator.seed import ORDER_FIELDS
+from oauth_bridge.emulator.lookml import ORDERS_FIELDS
+from oauth_bridge.emulator.orders_table import TABLE_ROWS, row
+from oauth_bridge.emulator.seed import seed_content
 from tests.support.emulator import assert_spec_keys
 
 DOCS = "https://cloud.google.com/looker/docs/"
@@ -44,6 +45,9 @@ def test_all_lookml_models_lists_what_the_role_sees_with_every_spec_key(
     assert len(call("GET", "/lookml_models", params={"offset": 1}).json()) == len(models) - 1
     assert call("GET", "/lookml_models", params={"fields": "name"}).json()[0] == {"name": models[0]}
     assert call("GET", "/lookml_models", params={"limit": "x"}).status_code == 422
+
+
+DIMENSIONS = [f.name for f in ORDERS_FIELDS if not f.measure]
 
 
 def test_lookml_model_and_explore_hide_what_the_role_may_not_see(
@@ -78,7 +82,7 @@ def test_explore_fields_are_the_columns_results_answer(
     dimensions, measures = explore["fields"]["dimensions"], explore["fields"]["measures"]
     for field in dimensions + measures:
         assert_spec_keys("LookmlModelExploreField", field)
-    assert [d["name"] for d in dimensions] == ORDER_FIELDS
+    assert [d["name"] for d in dimensions] == DIMENSIONS
     assert [m["name"] for m in measures] == ["orders.count", "orders.total_amount"]
     by_name = {f["name"]: f for f in dimensions + measures}
     assert by_name["orders.id"]["primary_key"] is True
@@ -127,7 +131,8 @@ def test_create_query_is_stored_found_by_id_and_slug_and_runs(
     assert analyst("GET", f"/queries/slug/{slug}").json() == created
     rows = analyst("GET", f"/queries/{created['id']}/run/csv").text
     parsed = list(csv.reader(io.StringIO(rows)))
-    assert parsed[0] == body["fields"] and len(parsed) == 4
+    # grouped by status and filtered to one: one row, the count of the table's complete orders
+    assert parsed == [body["fields"], ["complete", str(TABLE_ROWS // 4)]]
     again = analyst("POST", "/queries", json=body).json()
     assert again["id"] != created["id"] and again["slug"] != slug
     # The viewer may read a thelook query it did not create (content is shared), by slug too.
@@ -198,7 +203,7 @@ def test_a_reset_forgets_created_queries(
     ).json()
     assert created["model"] == "finance"
     emulator.state.reset()
-    assert set(emulator.state.content.queries) == {"1", "2", "3"}
+    assert set(emulator.state.content.queries) == set(seed_content().queries)
 
 
 def test_seed_queries_now_carry_every_spec_key(as_user: Callable[[str], Call]) -> None:

@@ -16,7 +16,7 @@ import pytest
 from looker_sdk import error as sdk_error
 from looker_sdk import models40
 
-from oauth_bridge.emulator.results import row
+from oauth_bridge.emulator.orders_table import row
 from oauth_bridge.emulator.spec import keys
 from oauth_bridge.emulator.sql_runner import DEFAULT_ROWS
 from tests.emulator.conftest import SDK, Call

@@ -116,7 +116,8 @@ def each_with_fields(bodies: list[dict[str, Any]]) -> Response:
 
 
 def row_limit(default: int) -> int:
-    """The request's ``?limit=`` (``default`` when absent), within the emulator's row cap."""
+    """The request's ``?limit=`` (``default`` when absent), within the emulator's row cap;
+    ``-1`` asks for every row, as a query's own ``limit`` may (the spec's ``Query.limit``)."""
     raw = request.args.get("limit")
     if raw is None or raw == "":
         return default
@@ -124,6 +125,6 @@ def row_limit(default: int) -> int:
         value = int(raw)
     except ValueError:
         raise invalid("limit", "limit must be an integer.") from None
-    if value < 0 or value > MAX_RESULT_ROWS:
-        raise invalid("limit", f"limit must be between 0 and {MAX_RESULT_ROWS}.")
+    if value < -1 or value > MAX_RESULT_ROWS:
+        raise invalid("limit", f"limit must be -1 or between 0 and {MAX_RESULT_ROWS}.")
     return value

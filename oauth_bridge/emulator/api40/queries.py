@@ -9,9 +9,9 @@ from __future__ import annotations
 import secrets
 import string
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
-from oauth_bridge.emulator import schemas
+from oauth_bridge.emulator import query_engine, schemas
 from oauth_bridge.emulator.api40.common import (
     authed,
     current_state,
@@ -27,19 +27,21 @@ from oauth_bridge.emulator.api40.permissions import (
     query_for_slug,
 )
 from oauth_bridge.emulator.api40.query_body import new_query
-from oauth_bridge.emulator.config import MAX_RESULT_ROWS
-from oauth_bridge.emulator.errors import LookerError, invalid, not_found
-from oauth_bridge.emulator.results import FORMATS, stream
+from oauth_bridge.emulator.errors import LookerError, not_found
+from oauth_bridge.emulator.results import FORMATS, write
 from oauth_bridge.emulator.seed import Query, User
 
 bp = Blueprint("emulator_api40_queries", __name__)
 
 
 def run_results(query: Query, result_format: str, rows: int) -> Response:
-    """``rows`` rows of ``query`` in ``result_format``, streamed (400 for an unknown format)."""
+    """``query``'s answer, at most ``rows`` rows (-1: all), in ``result_format``, streamed (400
+    for an unknown format); the request's ``apply_formatting`` renders values as Looker does."""
     if result_format not in FORMATS:
         raise LookerError(400, f"Unsupported result format: {result_format}")
-    body = stream(current_state(), list(query.fields), rows, result_format)
+    result = query_engine.run(query, rows, schemas.explore_field_json)
+    formatting = request.args.get("apply_formatting", "").lower() == "true"
+    body = write(current_state(), result, result_format, formatting)
     return Response(body, mimetype=FORMATS[result_format])
 
 
@@ -86,20 +88,11 @@ def run_query(user: User, query_id: str, result_format: str) -> Response:
 @bp.post("/queries/run/<result_format>")
 @authed
 def run_inline_query(user: User, result_format: str) -> Response:
+    """Looker's ``run_inline_query``: the body is a new query (checked as ``create_query``
+    checks one, ``orders.id`` when it names no fields), run without being saved."""
     may_edit(user)
     body = json_body()
-    for name in ("model", "view"):
-        if not isinstance(body.get(name), str) or not body[name]:
-            raise invalid(name, f"{name} is required.", code="missing")
-    if body["model"] not in MODELS:
+    if isinstance(body.get("model"), str) and body["model"] not in MODELS:
         raise not_found()
-    fields = body.get("fields") or ["orders.id"]
-    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-        raise invalid("fields", "fields must be a list of strings.")
-    default = body.get("limit") or "500"
-    try:
-        rows = int(default)
-    except (TypeError, ValueError):
-        raise invalid("limit", "limit must be an integer string.") from None
-    inline = Query("inline", body["model"], body["view"], fields, rows)
-    return run_results(inline, result_format, row_limit(min(rows, MAX_RESULT_ROWS)))
+    inline = new_query(user, {"fields": ["orders.id"]} | body, "inline", "inline")
+    return run_results(inline, result_format, row_limit(inline.limit))

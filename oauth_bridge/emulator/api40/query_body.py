@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oauth_bridge.emulator import lookml
+from oauth_bridge.emulator import lookml, query_engine
 from oauth_bridge.emulator.api40.common import check_types
 from oauth_bridge.emulator.config import MAX_RESULT_ROWS
 from oauth_bridge.emulator.errors import invalid
@@ -53,27 +53,10 @@ def new_query(user: User, body: dict[str, Any], query_id: str, slug: str) -> Que
     if explore is None:
         raise invalid("view", f"Explore '{body['view']}' not found.", code="not_found")
     check_types(body, {k: v for k, v in SETTINGS.items() if body.get(k) is not None})
-    _known(explore, "fields", fields)
-    for name in ("pivots", "fill_fields"):
-        _known(explore, name, body.get(name) or [])
-    _known(explore, "filters", list(body.get("filters") or {}))
-    _known(explore, "sorts", [_sorted_field(s) for s in body.get("sorts") or []])
     settings = {k: body[k] for k in SETTINGS if body.get(k) is not None}
-    return Query(query_id, model.name, explore.name, list(fields), _limit(body), slug, settings)
-
-
-def _sorted_field(sort: Any) -> Any:
-    """``"orders.id desc"`` -> ``"orders.id"``; a non-string is left for :func:`_known`."""
-    if not isinstance(sort, str):
-        return sort
-    name, _, direction = sort.strip().partition(" ")
-    return name if direction.strip().lower() in ("", "asc", "desc") else sort
-
-
-def _known(explore: lookml.Explore, key: str, names: list[Any]) -> None:
-    for name in names:
-        if not isinstance(name, str) or explore.field(name) is None:
-            raise invalid(key, f"Unknown field: {name!r} is not in explore '{explore.name}'.")
+    created = Query(query_id, model.name, explore.name, list(fields), _limit(body), slug, settings)
+    query_engine.check(created)  # fields, pivots, filters and sorts, as a run would read them
+    return created
 
 
 def _limit(body: dict[str, Any]) -> int:
@@ -84,6 +67,6 @@ def _limit(body: dict[str, Any]) -> int:
         value = int(raw)
     except (TypeError, ValueError):
         raise invalid("limit", "limit must be an integer string.") from None
-    if value < 0 or value > MAX_RESULT_ROWS:
-        raise invalid("limit", f"limit must be between 0 and {MAX_RESULT_ROWS}.")
+    if value < -1 or value > MAX_RESULT_ROWS:
+        raise invalid("limit", f"limit must be -1 (unlimited) or between 0 and {MAX_RESULT_ROWS}.")
     return value

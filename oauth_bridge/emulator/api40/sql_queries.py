@@ -30,7 +30,7 @@ from oauth_bridge.emulator.api40.permissions import content, may_use_sql_runner,
 from oauth_bridge.emulator.api40.queries import new_slug
 from oauth_bridge.emulator.config import MAX_RESULT_ROWS
 from oauth_bridge.emulator.errors import LookerError, invalid, not_found
-from oauth_bridge.emulator.results import FORMATS, stream
+from oauth_bridge.emulator.results import EXTENSIONS, FORMATS, write
 from oauth_bridge.emulator.seed import SqlQuery, User
 from oauth_bridge.emulator.spec import complete
 
@@ -39,7 +39,6 @@ bp = Blueprint("emulator_api40_sql_queries", __name__)
 CONNECTIONS = frozenset(model.connection_name for model in lookml.MODELS.values())
 """The database connections the seed models run on."""
 SLUG_LENGTH = 7
-_EXTENSIONS = {"json": "json", "json_detail": "json", "csv": "csv", "txt": "txt"}
 
 
 def sql_query_json(query: SqlQuery) -> dict[str, Any]:
@@ -128,17 +127,11 @@ def run_sql_query(user: User, slug: str, result_format: str) -> Response:
     except sql_runner.SqlError as error:
         saved.last_runtime = round(time.monotonic() - started, 3)
         return _database_error(f"SQL Error: {error}", result_format)
-    body = stream(
-        current_state(),
-        list(statement.fields),
-        statement.limit,
-        result_format,
-        names=list(statement.columns),
-    )
+    body = write(current_state(), sql_runner.result(statement, saved.sql), result_format)
     saved.last_runtime = round(time.monotonic() - started, 3)
     response = Response(body, mimetype=FORMATS[result_format])
     if request.args.get("download", "").lower() == "true":
-        name = f"sql_runner_{slug}.{_EXTENSIONS[result_format]}"
+        name = f"sql_runner_{slug}.{EXTENSIONS[result_format]}"
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

@@ -6,6 +6,7 @@
 // bridge or Looker returns is treated as untrusted text: it is only ever set with textContent.
 
 import { BRIDGE_URL } from "./config.js";
+import { renderDashboard } from "./dashboard.js";
 import { isFramed, PopupBlockedError, signInWithPopup } from "./vendor/looker-bridge-sdk.js";
 
 const APP_ID = "oauth-bridge-demo";
@@ -57,6 +58,10 @@ const view = {
   resultSummary: $("result-summary"),
   resultCaption: $("result-caption"),
   resultTable: $("result-table"),
+  dashboard: $("dashboard"),
+  dashboardTitle: $("dashboard-title"),
+  dashboardDescription: $("dashboard-description"),
+  dashboardGrid: $("dashboard-grid"),
   bridgeUrl: $("bridge-url"),
 };
 
@@ -248,6 +253,13 @@ function renderDashboards(dashboards) {
   for (const dashboard of [...dashboards].sort(byTitle)) {
     const li = describedItem(dashboard, "dashboard");
     li.dataset.dashboardId = String(dashboard.id);
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "button small";
+    open.textContent = "Open";
+    open.setAttribute("aria-label", `Open dashboard “${dashboard.title || dashboard.id}”`);
+    open.addEventListener("click", () => openDashboard(dashboard, open));
+    li.append(open);
     view.dashboards.append(li);
   }
 }
@@ -311,6 +323,7 @@ async function runLook(look, button) {
     const rows = await callBridge(`/api/4.0/looks/${id}/run/json?limit=${RESULT_LIMIT}`);
     if (run !== runCounter) return;
     if (!Array.isArray(rows)) throw new Error("Looker answered something that is not rows.");
+    view.dashboard.hidden = true;
     renderRows(look, rows);
     setStatus(`Ran “${look.title || look.id}”: ${rows.length} rows.`);
   } catch (error) {
@@ -318,6 +331,42 @@ async function runLook(look, button) {
   } finally {
     button.disabled = false;
     view.result.removeAttribute("aria-busy");
+  }
+}
+
+/** Runs a saved query as json_detail (rows with field metadata) through the bridge. */
+function runQuery(queryId) {
+  const id = encodeURIComponent(String(queryId));
+  return callBridge(`/api/4.0/queries/${id}/run/json_detail`);
+}
+
+async function openDashboard(summary, button) {
+  const run = ++runCounter;
+  clearError();
+  button.disabled = true;
+  setStatus(`Opening “${summary.title || summary.id}”…`);
+  try {
+    const id = encodeURIComponent(String(summary.id));
+    const dashboard = await callBridge(`/api/4.0/dashboards/${id}`);
+    if (run !== runCounter) return;
+    view.result.hidden = true;
+    view.dashboardTitle.textContent = dashboard.title || `Dashboard ${dashboard.id}`;
+    view.dashboardDescription.textContent = dashboard.description || "";
+    view.dashboard.dataset.dashboardId = String(dashboard.id);
+    view.dashboard.hidden = false;
+    view.dashboard.setAttribute("aria-busy", "true");
+    await renderDashboard(view.dashboardGrid, dashboard, runQuery, {
+      isCurrent: () => run === runCounter,
+      onExpired: showExpired,
+    });
+    if (run !== runCounter) return;
+    view.dashboard.removeAttribute("aria-busy");
+    view.dashboardTitle.focus();
+    setStatus(`Opened “${dashboard.title || dashboard.id}”.`);
+  } catch (error) {
+    if (run === runCounter) handleFailure(error, "open the dashboard");
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -339,6 +388,8 @@ async function signOut() {
   try {
     const answer = await callBridge("/auth/logout", { method: "POST" });
     view.result.hidden = true;
+    view.dashboard.hidden = true;
+    view.dashboardGrid.replaceChildren();
     view.looks.replaceChildren();
     view.dashboards.replaceChildren();
     showSignedOut("You are signed out", "Sign in again whenever you like.");

@@ -7,6 +7,7 @@
 
 import { BRIDGE_URL } from "./config.js";
 import { renderDashboard } from "./dashboard.js";
+import { draw, resultTable } from "./vis.js";
 import { isFramed, PopupBlockedError, signInWithPopup } from "./vendor/looker-bridge-sdk.js";
 
 const APP_ID = "oauth-bridge-demo";
@@ -56,8 +57,11 @@ const view = {
   result: $("result"),
   resultTitle: $("result-title"),
   resultSummary: $("result-summary"),
-  resultCaption: $("result-caption"),
-  resultTable: $("result-table"),
+  resultToggle: $("result-toggle"),
+  showChart: $("show-chart"),
+  showTable: $("show-table"),
+  resultChart: $("result-chart"),
+  resultTableRegion: $("result-table-region"),
   dashboard: $("dashboard"),
   dashboardTitle: $("dashboard-title"),
   dashboardDescription: $("dashboard-description"),
@@ -264,52 +268,31 @@ function renderDashboards(dashboards) {
   }
 }
 
-function cellText(value) {
-  if (value === null || value === undefined) return "";
-  if (typeof value === "object") {
-    // json_detail style cells carry {value, rendered}; anything else is shown as JSON.
-    if ("rendered" in value && value.rendered != null) return String(value.rendered);
-    if ("value" in value) return cellText(value.value);
-    return JSON.stringify(value);
-  }
-  return String(value);
+/** Shows the chart or the table of the look on screen; `chart` false shows the table. */
+function showLookAs(chart) {
+  view.resultChart.hidden = !chart;
+  view.resultTableRegion.hidden = chart;
+  view.showChart.setAttribute("aria-pressed", String(chart));
+  view.showTable.setAttribute("aria-pressed", String(!chart));
 }
 
-function renderRows(look, rows) {
-  const columns = [];
-  for (const row of rows) {
-    for (const key of Object.keys(row)) if (!columns.includes(key)) columns.push(key);
-  }
-  const numeric = new Set(
-    columns.filter((column) => rows.every((row) => row[column] == null || typeof row[column] === "number")),
-  );
-  const head = document.createElement("tr");
-  for (const column of columns) {
-    const th = document.createElement("th");
-    th.scope = "col";
-    th.textContent = column;
-    if (numeric.has(column)) th.className = "number";
-    head.append(th);
-  }
-  const body = rows.map((row) => {
-    const tr = document.createElement("tr");
-    for (const column of columns) {
-      const td = document.createElement("td");
-      const value = row[column];
-      td.textContent = cellText(value);
-      if (numeric.has(column)) td.className = "number";
-      tr.append(td);
-    }
-    return tr;
-  });
-  view.resultTable.tHead.replaceChildren(head);
-  view.resultTable.tBodies[0].replaceChildren(...body);
-  view.resultTitle.textContent = look.title || `Look ${look.id}`;
-  view.resultCaption.textContent = `Rows of the look “${look.title || look.id}”`;
-  const shown = rows.length === 1 ? "1 row" : `${rows.length} rows`;
+async function renderLook(look, detail, vis) {
+  const title = look.title || `Look ${look.id}`;
+  const type = String((vis && vis.type) || "looker_grid");
+  detail.vis_config = vis || {};
+  const table = resultTable(detail, `Rows of the look “${title}”`);
+  table.id = "result-table";
+  view.resultTableRegion.replaceChildren(table);
+  view.resultTitle.textContent = title;
+  const rows = detail.data.length;
+  const shown = rows === 1 ? "1 row" : `${rows} rows`;
   view.resultSummary.textContent =
-    rows.length >= RESULT_LIMIT ? `${shown} (the first ${RESULT_LIMIT} only)` : shown;
+    rows >= RESULT_LIMIT ? `${shown} (the first ${RESULT_LIMIT} only)` : shown;
+  const chartable = type !== "looker_grid" && type !== "table";
+  view.resultToggle.hidden = !chartable;
   view.result.hidden = false;
+  showLookAs(chartable);
+  if (chartable) await draw(view.resultChart, type, detail, { height: 280, title });
 }
 
 async function runLook(look, button) {
@@ -320,12 +303,18 @@ async function runLook(look, button) {
   setStatus(`Running “${look.title || look.id}”…`);
   try {
     const id = encodeURIComponent(String(look.id));
-    const rows = await callBridge(`/api/4.0/looks/${id}/run/json?limit=${RESULT_LIMIT}`);
+    // the look's query says how Looker draws it; json_detail carries labels and formats
+    const [saved, detail] = await Promise.all([
+      callBridge(`/api/4.0/looks/${id}?fields=query`),
+      callBridge(`/api/4.0/looks/${id}/run/json_detail?limit=${RESULT_LIMIT}`),
+    ]);
     if (run !== runCounter) return;
-    if (!Array.isArray(rows)) throw new Error("Looker answered something that is not rows.");
+    if (!detail || !Array.isArray(detail.data)) {
+      throw new Error("Looker answered something that is not rows.");
+    }
     view.dashboard.hidden = true;
-    renderRows(look, rows);
-    setStatus(`Ran “${look.title || look.id}”: ${rows.length} rows.`);
+    await renderLook(look, detail, saved && saved.query && saved.query.vis_config);
+    setStatus(`Ran “${look.title || look.id}”: ${detail.data.length} rows.`);
   } catch (error) {
     if (run === runCounter) handleFailure(error, "run the look");
   } finally {
@@ -445,6 +434,8 @@ function wire() {
     view.signInAgain.addEventListener("click", signInFromFrame);
   }
   view.signOut.addEventListener("click", signOut);
+  view.showChart.addEventListener("click", () => showLookAs(true));
+  view.showTable.addEventListener("click", () => showLookAs(false));
   reportAuthError();
 }
 

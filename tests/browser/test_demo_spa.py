@@ -138,7 +138,22 @@ def test_analyst_and_viewer_see_their_own_content(
     assert analyst_watch.errors(allow_401=True) == []
 
 
-def test_running_a_look_shows_its_rows(demo: DemoStack, new_page: Page, tmp_path: Path) -> None:
+def shown_text(cell: Any) -> str:
+    """What the SPA shows for a json_detail cell: Looker's ``rendered`` text, else the value
+    (numbers with thousands separators, as ``Intl.NumberFormat("en-US")`` writes them)."""
+    if cell.get("rendered") is not None:
+        return str(cell["rendered"])
+    value = cell.get("value")
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.6f}".rstrip("0").rstrip(".")
+
+
+def test_running_a_look_shows_its_chart_and_its_rows(
+    demo: DemoStack, new_page: Page, tmp_path: Path
+) -> None:
     watch = ConsoleWatch(new_page, demo.bridge_url)
     sign_in(new_page, demo, *credentials("analyst"))
     mark = watch.mark()
@@ -148,25 +163,40 @@ def test_running_a_look_shows_its_rows(demo: DemoStack, new_page: Page, tmp_path
     first.get_by_role("button", name=re.compile("^Run look")).click()
 
     expect(new_page.locator("#result-title")).to_have_text(title)
+    # the first look by title, "Order status", is a column chart in Looker: drawn as one
+    chart_button = new_page.get_by_role("button", name="Chart")
+    expect(chart_button).to_have_attribute("aria-pressed", "true")
+    bars = new_page.locator('#result-chart svg g.role-mark > [role="graphics-symbol"]')
+    expect(bars).to_have_count(4)
+    expect(new_page.locator("#result-table-region")).to_be_hidden()
+    new_page.screenshot(path=str(tmp_path / "look-chart.png"), full_page=True)
+    new_page.get_by_role("button", name="Table").click()
+    expect(new_page.locator("#result-chart")).to_be_hidden()
     table = new_page.get_by_role("table")
     expect(table.locator("tbody tr").first).to_be_visible()
     new_page.screenshot(path=str(tmp_path / "look-result.png"), full_page=True)
 
-    # The same call, made with this browser's cookie, returns exactly the rows on screen.
+    # The same call, made with this browser's cookie, returns exactly what is on screen.
     answer = new_page.context.request.get(
-        f"{demo.bridge_url}/api/4.0/looks/{look_id}/run/json?limit=100", headers=APP_ID
+        f"{demo.bridge_url}/api/4.0/looks/{look_id}/run/json_detail?limit=100", headers=APP_ID
     )
     try:
         assert answer.status == 200
-        rows = answer.json()
+        detail = answer.json()
     finally:
         answer.dispose()
+    rows = detail["data"]
     assert rows, "the look should return rows"
+    fields = detail["fields"]["dimensions"] + detail["fields"]["measures"]
     headers = table.locator("thead th").all_inner_texts()
-    assert headers == list(rows[0].keys())
+    assert headers == [f["label"] for f in fields]
     expect(table.locator("tbody tr")).to_have_count(len(rows))
     first_cells = table.locator("tbody tr").first.locator("td").all_inner_texts()
-    assert first_cells == ["" if v is None else str(v) for v in rows[0].values()]
+    assert first_cells == [shown_text(rows[0][f["name"]]) for f in fields]
+    drawn = bars.evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    for row in rows:  # each bar is labelled with its status and its count as the table shows it
+        cells = [shown_text(row[f["name"]]) for f in fields]
+        assert any(all(c in label for c in cells) for label in drawn), (cells, drawn)
     assert watch.errors_since(mark) == []
 
 
@@ -180,6 +210,13 @@ def test_phone_width_fits_without_sideways_scrolling(
         sign_in(page, demo, *credentials("analyst"))
         look_titles(page)
         page.locator("#looks li").first.get_by_role("button").click()
+        expect(page.locator("#result-chart svg").first).to_be_visible()  # a chart first
+        page.screenshot(path=str(tmp_path / "phone-chart.png"), full_page=True)
+        chart_overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert chart_overflow <= 0
+        page.get_by_role("button", name="Table").click()
         expect(page.locator("#result-table tbody tr").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
         overflow = page.evaluate(
@@ -316,7 +353,11 @@ def test_tokens_never_reach_the_page(demo: DemoStack, new_page: Page) -> None:
     sign_in(new_page, demo, *credentials("analyst"))
     look_titles(new_page)
     new_page.locator("#looks li").first.get_by_role("button").click()
-    expect(new_page.locator("#result-table tbody tr").first).to_be_visible()
+    expect(new_page.locator("#result-table tbody tr").first).to_be_attached()
+    new_page.get_by_role("button", name="Open dashboard “Business pulse”").click()
+    expect(new_page.locator('.tile[data-state="drawn"]')).to_have_count(
+        len(seed_content().dashboards["1"].elements)
+    )
 
     (cookie,) = session_cookies(new_page)
     assert demo.bridge_app is not None

@@ -7,6 +7,7 @@
 
 import { BRIDGE_URL } from "./config.js";
 import { renderDashboard } from "./dashboard.js";
+import { setUpExplore } from "./explore.js";
 import { draw, resultTable } from "./vis.js";
 import { isFramed, PopupBlockedError, signInWithPopup } from "./vendor/looker-bridge-sdk.js";
 
@@ -69,6 +70,28 @@ const view = {
   bridgeUrl: $("bridge-url"),
 };
 
+const explore = setUpExplore(
+  {
+    form: $("explore-form"),
+    explore: $("explore-choice"),
+    dimensions: $("explore-dimensions"),
+    measures: $("explore-measures"),
+    run: $("explore-run"),
+    message: $("explore-message"),
+    result: $("explore-result"),
+    chart: $("explore-chart"),
+    table: $("explore-table"),
+  },
+  callBridge,
+  {
+    // a call still on its way when the user signed out answers 401: that is no expiry
+    onExpired: () => {
+      if (!view.content.hidden) showExpired();
+    },
+    setStatus: (text) => setStatus(text),
+  },
+);
+
 let runCounter = 0;
 /** Who Looker itself knows this browser as, kept from the last session answer (see signOut). */
 let lookerAccount = null;
@@ -87,14 +110,16 @@ async function readJson(response) {
  * Calls the bridge. `csrf` adds the non-simple header the bridge requires on /api/ calls and
  * on sign-out; plain GETs of /auth/session stay "simple" requests and need no preflight.
  */
-async function callBridge(path, { method = "GET", csrf = true } = {}) {
+async function callBridge(path, { method = "GET", csrf = true, body = undefined } = {}) {
   const headers = { Accept: "application/json" };
   if (csrf) headers["X-Looker-AppId"] = APP_ID;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(`${BRIDGE_URL}${path}`, {
       method,
       headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "include",
       cache: "no-store",
       redirect: "error",
@@ -103,13 +128,13 @@ async function callBridge(path, { method = "GET", csrf = true } = {}) {
     throw new BridgeError(0, "network_error", "The bridge could not be reached. Is it running?");
   }
   if (response.status === 204) return null;
-  const body = await readJson(response);
+  const answer = await readJson(response);
   if (!response.ok) {
-    const code = (body && body.error) || "http_error";
-    const message = (body && body.message) || `The bridge answered ${response.status}.`;
+    const code = (answer && answer.error) || "http_error";
+    const message = (answer && answer.message) || `The bridge answered ${response.status}.`;
     throw new BridgeError(response.status, code, message);
   }
-  return body;
+  return answer;
 }
 
 function loginUrl() {
@@ -368,6 +393,7 @@ async function loadContent() {
   ]);
   renderLooks(Array.isArray(looks) ? looks : []);
   renderDashboards(Array.isArray(dashboards) ? dashboards : []);
+  await explore.load();
   setStatus("");
 }
 

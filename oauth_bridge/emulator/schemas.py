@@ -286,7 +286,7 @@ def dashboard_element_json(
     """``DashboardElement``: a look's tile or a query tile, with its ``query`` either way
     (Looker's components library reads the tile's query to find a dashboard's queries)."""
     look = content.looks.get(element.look_id) if element.look_id else None
-    query_id = look.query_id if look is not None else element.query_id
+    query_id = content.element_query_id(element)
     query = content.queries[query_id] if query_id else None
     query_body = query_json(query, api_url) if query is not None else None
     body = {
@@ -313,7 +313,7 @@ def dashboard_layout_json(dashboard: Dashboard, content: Content) -> dict[str, A
     layout_id = dashboard.id
     components = []
     for element in dashboard.elements:
-        query_id = content.looks[element.look_id].query_id if element.look_id else element.query_id
+        query_id = content.element_query_id(element)
         vis = content.queries[query_id].settings.get("vis_config", {}) if query_id else {}
         component: dict[str, Any] = {
             "can": {},

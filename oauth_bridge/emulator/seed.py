@@ -145,6 +145,11 @@ class Content:
     query_tasks: dict[str, QueryTask] = field(default_factory=dict)
     sql_queries: dict[str, SqlQuery] = field(default_factory=dict)
 
+    def element_query_id(self, element: DashboardElement) -> str | None:
+        """The query a dashboard element runs: its look's, for a look's tile, else its own."""
+        look = self.looks.get(element.look_id) if element.look_id else None
+        return look.query_id if look is not None else element.query_id
+
 
 @dataclass(frozen=True)
 class SeedUser:

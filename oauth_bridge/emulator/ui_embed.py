@@ -22,7 +22,7 @@ from oauth_bridge.emulator.api40.embed import LOGIN_PREFIX, TOKEN_PARAM
 from oauth_bridge.emulator.api40.permissions import dashboard_for, look_for, query_for
 from oauth_bridge.emulator.errors import LookerError
 from oauth_bridge.emulator.results import preview
-from oauth_bridge.emulator.seed import DashboardElement, User
+from oauth_bridge.emulator.seed import User
 from oauth_bridge.emulator.state import EmulatorState
 
 EMBED_COOKIE = "emulator_embed_session"
@@ -89,10 +89,6 @@ def blueprint(state: EmulatorState, error_page: Any, session_cookie: str) -> Blu
         labels, rows = preview(result, PREVIEW_ROWS)
         return shown | {"labels": labels, "rows": rows, "refused": False}
 
-    def element_query(element: DashboardElement) -> str | None:
-        look = state.content.looks.get(element.look_id or "")
-        return look.query_id if look is not None else element.query_id
-
     @bp.get("/embed/dashboards/<dashboard_id>")
     def embed_dashboard(dashboard_id: str) -> Response:
         user = embed_user()
@@ -103,7 +99,10 @@ def blueprint(state: EmulatorState, error_page: Any, session_cookie: str) -> Blu
                 dashboard = dashboard_for(user, dashboard_id)
             except LookerError:
                 return refused(404, "not_found", "There is no such dashboard.")
-            tiles = [tile(user, e.id, e.title, element_query(e)) for e in dashboard.elements]
+            tiles = [
+                tile(user, e.id, e.title, state.content.element_query_id(e))
+                for e in dashboard.elements
+            ]
         page = render_template(
             "embed.html", kind="dashboard", id=dashboard.id, title=dashboard.title,
             user=user, tiles=tiles,
